@@ -1,0 +1,1 @@
+"""tfglow: Glow training, evaluation, export and few-shot tools built on tfp_flows."""

@@ -1,0 +1,59 @@
+"""The conditioner network of a Glow coupling layer."""
+
+import tensorflow as tf
+
+from tfp_flows import _seeds
+from tfp_flows.networks.conv import Conv2D, ZeroConv2D
+
+__all__ = ['CouplingNetwork']
+
+
+class CouplingNetwork(tf.Module):
+    """openai/glow's `f`: conv 3x3 -> ReLU -> conv 1x1 -> ReLU -> zero-initialised conv 3x3.
+
+    Hidden convs are edge-padded, bias-free and followed by ActNorm; the last conv starts at zero so
+    the coupling it drives starts as the identity map.
+
+    Args:
+      in_channels: channels of the input `[B, H, W, in_channels]`.
+      hidden_width: channels of both hidden layers.
+      out_channels: channels of the output.
+      seed: int, `np.random.SeedSequence` or None, for the hidden weights.
+      dtype: variable dtype. Default value: `tf.float32`.
+      name: module name.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        hidden_width: int,
+        out_channels: int,
+        seed=None,
+        dtype: tf.DType = tf.float32,
+        name: str = 'coupling_network',
+    ):
+        super().__init__(name=name)
+        if hidden_width < 1:
+            raise ValueError(f'hidden_width must be a positive integer; got {hidden_width}.')
+        seeds = _seeds.spawn(seed, 2)
+        with self.name_scope:
+            self.hidden = [
+                Conv2D(in_channels, hidden_width, 3, seed=seeds[0], dtype=dtype, name='conv_3x3'),
+                Conv2D(hidden_width, hidden_width, 1, seed=seeds[1], dtype=dtype, name='conv_1x1'),
+            ]
+            self.output_layer = ZeroConv2D(
+                hidden_width, out_channels, 3, dtype=dtype, name='conv_out'
+            )
+
+    def _run(self, x: tf.Tensor, initialize: bool) -> tf.Tensor:
+        h = x
+        for layer in self.hidden:
+            h = tf.nn.relu(layer.initialize(h) if initialize else layer(h))
+        return self.output_layer(h)
+
+    def __call__(self, x: tf.Tensor) -> tf.Tensor:
+        return self._run(x, initialize=False)
+
+    def initialize(self, x: tf.Tensor) -> tf.Tensor:
+        """Data-dependent init of the hidden ActNorms on this batch, layer by layer."""
+        return self._run(x, initialize=True)
