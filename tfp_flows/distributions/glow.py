@@ -2,6 +2,7 @@
 
 import tensorflow as tf
 import tensorflow_probability as tfp
+from tensorflow_probability.python.distributions import transformed_distribution
 
 from tfp_flows.bijectors.glow_flow import GlowFlow
 from tfp_flows.networks.conv import LinearZeros
@@ -16,7 +17,14 @@ def _all_kwargs_to_bijector(kwargs):
     return {}, kwargs
 
 
-class Glow(tfd.TransformedDistribution):
+# Why the private base: `tfd.TransformedDistribution` subclasses are made CompositeTensors, and a
+# `tf.Module` that holds a CompositeTensor flattens it into its tensor parts instead of walking its
+# attributes, so every Glow variable would vanish from `wrapper.trainable_variables`. A Glow owns
+# variables and is not a value to pass through `tf.function` boundaries; TFP itself returns this
+# same non-composite `_TransformedDistribution` for bijectors that are not CompositeTensors (see
+# `TransformedDistribution.__new__`), so Glow has exactly the class and behaviour of
+# `tfd.TransformedDistribution(base, GlowFlow(...))`.
+class Glow(transformed_distribution._TransformedDistribution):
     """A Glow density over images `[B, H, W, C]` with values in [-0.5, 0.5].
 
     ```none
@@ -121,6 +129,11 @@ class Glow(tfd.TransformedDistribution):
                 name=name,
             )
 
+    @classmethod
+    def _parameter_properties(cls, dtype, num_classes=None):
+        # No batchable tensor parameters: the architecture is static and the weights are variables.
+        return {}
+
     @property
     def image_shape(self) -> tuple[int, int, int]:
         return self.bijector.image_shape
@@ -186,3 +199,4 @@ class Glow(tfd.TransformedDistribution):
         temperature = tf.convert_to_tensor(temperature, self.dtype)
         images = self.bijector.forward([temperature * eps for eps in latents], **kwargs)
         return tf.reshape(images, tf.concat([sample_shape, self.image_shape], axis=0))
+

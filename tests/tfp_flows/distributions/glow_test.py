@@ -224,6 +224,21 @@ class GlowTest(tf.test.TestCase, parameterized.TestCase):
         self.assertTrue(bool(restored.is_initialized))
         self.assertAllClose(restored.log_prob(x), expected, atol=1e-5)
 
+    def test_is_what_tfp_builds_for_this_flow_and_visible_inside_modules(self):
+        glow = _glow()
+        built_by_tfp = tfd.TransformedDistribution(glow.distribution, glow.bijector)
+        self.assertIsInstance(glow, type(built_by_tfp))
+        self.assertIsInstance(glow, tfd.Distribution)
+
+        class Wrapper(tf.Module):
+            def __init__(self, model):
+                super().__init__()
+                self.model = model
+
+        wrapper = Wrapper(glow)
+        self.assertLen(wrapper.trainable_variables, len(glow.trainable_variables))
+        self.assertGreater(len(glow.trainable_variables), 10)
+
     def test_same_seed_same_model(self):
         x = _images()
         a = tfp_flows.Glow(SHAPE, 2, 2, 8, permutation='shuffle', seed=5)
