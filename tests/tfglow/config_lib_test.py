@@ -1,0 +1,322 @@
+"""Tests for tfglow.config_lib: each bad value raises a ValueError that names its key."""
+
+import json
+import os
+import re
+import tempfile
+
+import ml_collections
+import tensorflow as tf
+from absl.testing import parameterized
+
+from tfglow import config_lib
+
+
+def _set(config, key, value):
+    *sections, leaf = key.split('.')
+    for section in sections:
+        config = config[section]
+    # Bypass ConfigDict's type safety: a hand-written config can hold anything.
+    with config.ignore_type():
+        config[leaf] = value
+
+
+class ValidateConfigTest(tf.test.TestCase, parameterized.TestCase):
+    def test_base_config_is_valid(self):
+        config_lib.validate_config(config_lib.base_config())
+
+    @parameterized.named_parameters(
+        ('strategy', 'strategy', 'horovod', "'mirrored'"),
+        ('source', 'data.source', 'csv', "'tfds'"),
+        ('model_name', 'model.name', 'realnvp', "'glow'"),
+        ('permutation', 'model.permutation', 'invconv2', "'lu_invconv'"),
+        ('coupling', 'model.coupling', 'affine_coupling', "'additive'"),
+        ('optimizer', 'optimizer', 'sgd', "'adamax'"),
+    )
+    def test_unknown_choice(self, key, value, allowed):
+        config = config_lib.base_config()
+        _set(config, key, value)
+        with self.assertRaisesRegex(ValueError, rf'config\.{key} .*{allowed}.*{value!r}'):
+            config_lib.validate_config(config)
+
+    def test_choice_suggests_closest(self):
+        config = config_lib.base_config()
+        config.model.permutation = 'invconvv'
+        with self.assertRaisesRegex(ValueError, "did you mean 'invconv'"):
+            config_lib.validate_config(config)
+
+    @parameterized.named_parameters(
+        ('num_levels_zero', 'model.num_levels', 0),
+        ('num_levels_bool', 'model.num_levels', True),
+        ('steps_per_level_zero', 'model.steps_per_level', 0),
+        ('hidden_width_zero', 'model.hidden_width', 0),
+        ('hidden_width_negative', 'model.hidden_width', -64),
+        ('hidden_width_float', 'model.hidden_width', 64.0),
+        ('n_bits_zero', 'model.n_bits_x', 0),
+        ('n_bits_nine', 'model.n_bits_x', 9),
+        ('num_train_steps_zero', 'num_train_steps', 0),
+        ('batch_size_zero', 'batch_size', 0),
+        ('eval_batch_size_zero', 'eval_batch_size', 0),
+        ('warmup_negative', 'warmup_steps', -1),
+        ('n_batch_init_zero', 'n_batch_init', 0),
+        ('log_every_zero', 'log_every_steps', 0),
+        ('checkpoint_every_zero', 'checkpoint_every_steps', 0),
+        ('eval_every_zero', 'eval_every_steps', 0),
+        ('num_eval_examples_negative', 'num_eval_examples', -1),
+        ('num_samples_zero', 'num_samples', 0),
+        ('keep_checkpoints_zero', 'keep_checkpoints', 0),
+        ('max_bad_steps_zero', 'max_consecutive_bad_steps', 0),
+        ('image_size_negative', 'data.image_size', -32),
+        ('shuffle_buffer_zero', 'data.shuffle_buffer', 0),
+        ('seed_string', 'seed', '0'),
+    )
+    def test_bad_integer(self, key, value):
+        config = config_lib.base_config()
+        _set(config, key, value)
+        with self.assertRaisesRegex(ValueError, rf'config\.{key} must be an integer.*{value!r}'):
+            config_lib.validate_config(config)
+
+    @parameterized.named_parameters(
+        ('learning_rate_zero', 'learning_rate', 0.0),
+        ('learning_rate_nan', 'learning_rate', float('nan')),
+        ('beta1_one', 'beta1', 1.0),
+        ('beta2_negative', 'beta2', -0.1),
+        ('ema_decay_one', 'ema_decay', 1.0),
+        ('grad_clip_negative', 'grad_clip_norm', -1.0),
+        ('weight_y_negative', 'model.weight_y', -0.01),
+        ('learning_rate_string', 'learning_rate', '1e-3'),
+    )
+    def test_bad_number(self, key, value):
+        config = config_lib.base_config()
+        _set(config, key, value)
+        with self.assertRaisesRegex(ValueError, rf'config\.{key} must be a number in'):
+            config_lib.validate_config(config)
+
+    @parameterized.named_parameters(
+        ('learn_top', 'model.learn_top', 1),
+        ('class_conditional', 'model.class_conditional', 'yes'),
+    )
+    def test_bad_bool(self, key, value):
+        config = config_lib.base_config()
+        _set(config, key, value)
+        with self.assertRaisesRegex(ValueError, rf'config\.{key} must be True or False'):
+            config_lib.validate_config(config)
+
+    @parameterized.named_parameters(
+        ('negative', (0.0, -0.7)),
+        ('empty', ()),
+        ('not_a_sequence', 0.7),
+        ('infinite', (float('inf'),)),
+    )
+    def test_bad_temperatures(self, temperatures):
+        config = config_lib.base_config()
+        _set(config, 'sample_temperatures', temperatures)
+        with self.assertRaisesRegex(ValueError, r'config\.sample_temperatures must be'):
+            config_lib.validate_config(config)
+
+    def test_weight_y_needs_class_conditional(self):
+        config = config_lib.base_config()
+        config.model.weight_y = 0.01
+        with self.assertRaisesRegex(ValueError, r'config\.model\.weight_y .*class_conditional'):
+            config_lib.validate_config(config)
+        config.model.class_conditional = True
+        config_lib.validate_config(config)
+
+    @parameterized.named_parameters(('not_multiple', 30, 2), ('too_many_levels', 32, 6))
+    def test_image_size_must_fit_levels(self, image_size, num_levels):
+        config = config_lib.base_config()
+        config.data.image_size = image_size
+        config.model.num_levels = num_levels
+        pattern = rf'config\.data\.image_size {image_size} .*multiple of 2\*\*num_levels'
+        with self.assertRaisesRegex(ValueError, pattern):
+            config_lib.validate_config(config)
+
+    def test_native_image_shape_must_fit_levels(self):
+        config = config_lib.base_config()
+        config.model.num_levels = 3
+        config_lib.validate_config(config)  # Native size unknown without the data.
+        with self.assertRaisesRegex(ValueError, r'\(28, 28, 1\) .*config\.model\.num_levels 3'):
+            config_lib.validate_config(config, image_shape=(28, 28, 1))
+        config.model.num_levels = 2
+        config_lib.validate_config(config, image_shape=(28, 28, 1))
+
+    def test_tfds_needs_a_name(self):
+        config = config_lib.base_config()
+        config.data.source = 'tfds'
+        config.data.name = ''
+        with self.assertRaisesRegex(ValueError, r'config\.data\.name must name'):
+            config_lib.validate_config(config)
+
+    @parameterized.parameters('folder', 'tfrecord')
+    def test_path_sources_need_a_path(self, source):
+        config = config_lib.base_config()
+        config.data.source = source
+        with self.assertRaisesRegex(ValueError, rf'config\.data\.path must be set .*{source!r}'):
+            config_lib.validate_config(config)
+
+    def test_empty_split(self):
+        config = config_lib.base_config()
+        config.data.eval_split = ''
+        with self.assertRaisesRegex(ValueError, r'config\.data\.eval_split must be a non-empty'):
+            config_lib.validate_config(config)
+
+    @parameterized.named_parameters(
+        ('top_level_typo', 'batch_sze', "config.batch_sze (did you mean 'batch_size'?)"),
+        ('nested_typo', 'model.hiden_width', "config.model.hiden_width (did you mean 'hidden"),
+        ('misplaced', 'hidden_width', "config.hidden_width (did you mean 'config.model.hidden"),
+        ('no_match', 'model.zzz', 'config.model.zzz'),
+    )
+    def test_unknown_key(self, key, message):
+        config = config_lib.base_config()
+        *sections, leaf = key.split('.')
+        target = config
+        for section in sections:
+            target = target[section]
+        target[leaf] = 1
+        with self.assertRaisesRegex(ValueError, 'unknown config key ' + re.escape(message)):
+            config_lib.validate_config(config)
+
+    def test_missing_key(self):
+        config = config_lib.base_config()
+        del config.model['n_bits_x']
+        with self.assertRaisesRegex(ValueError, r'config key config\.model\.n_bits_x is missing'):
+            config_lib.validate_config(config)
+
+    def test_fewshot_model_keys(self):
+        config = config_lib.base_config()
+        config.model.name = 'fewshot_glow'
+        config_lib.validate_config(config)  # Its extra keys are optional.
+        config.model.context = 'vector'
+        config.model.num_heads = 2
+        config_lib.validate_config(config)
+        config.model.num_heads = 0
+        with self.assertRaisesRegex(ValueError, r'config\.model\.num_heads must be an integer'):
+            config_lib.validate_config(config)
+
+    def test_fewshot_keys_need_the_fewshot_model(self):
+        config = config_lib.base_config()
+        config.model.context = 'vector'
+        with self.assertRaisesRegex(ValueError, r'unknown config key config\.model\.context'):
+            config_lib.validate_config(config)
+
+    def test_section_replaced_by_value(self):
+        config = config_lib.base_config()
+        with config.ignore_type():
+            config.data = 'fashion_mnist'
+        with self.assertRaisesRegex(ValueError, r'config\.data must be a ConfigDict section'):
+            config_lib.validate_config(config)
+
+
+class VariantsTest(tf.test.TestCase):
+    def test_parse(self):
+        allowed = ('smoke', 'long')
+        self.assertEqual(config_lib.parse_variants(None, allowed), frozenset())
+        self.assertEqual(config_lib.parse_variants('', allowed), frozenset())
+        self.assertEqual(config_lib.parse_variants('long, smoke', allowed), {'long', 'smoke'})
+        with self.assertRaisesRegex(ValueError, r"'lng' \(did you mean 'long'\?\).*smoke, long"):
+            config_lib.parse_variants('smoke,lng', allowed)
+
+    def test_pick(self):
+        choices = ('bedroom', 'tower')
+        self.assertEqual(config_lib.pick_variant({'smoke'}, choices, 'bedroom'), 'bedroom')
+        self.assertEqual(config_lib.pick_variant({'smoke', 'tower'}, choices, 'bedroom'), 'tower')
+        with self.assertRaisesRegex(ValueError, 'bedroom, tower exclude each other'):
+            config_lib.pick_variant({'tower', 'bedroom'}, choices, 'bedroom')
+
+
+class ScheduleTest(tf.test.TestCase):
+    def test_openai_schedule_at_64_pixels_on_8_gpus(self):
+        config = config_lib.base_config()
+        config_lib.apply_openai_schedule(config, num_gpus=8, image_size=64, epochs=10)
+        self.assertEqual(config.batch_size, 8 * 16)
+        self.assertEqual(config.eval_batch_size, 8 * 10)
+        self.assertEqual(config.n_batch_init, 64)
+        # openai/glow counts 64 images per GPU per step whatever the image size.
+        self.assertEqual(config.warmup_steps, 977)
+        self.assertAlmostEqual(config.ema_decay, 1 - 1 / 98)
+        self.assertEqual(config.eval_every_steps, 50 * 98)
+        self.assertEqual(config.num_train_steps, 10 * 98)
+        config_lib.validate_config(config)
+
+    def test_openai_schedule_rejects_huge_images(self):
+        with self.assertRaisesRegex(ValueError, 'image_size 512'):
+            config_lib.apply_openai_schedule(
+                config_lib.base_config(), num_gpus=1, image_size=512, epochs=1
+            )
+
+    def test_smoke_caps_image_size(self):
+        config = config_lib.base_config()
+        config.data.image_size = 256
+        config.model.num_levels = 6
+        config_lib.apply_smoke(config)
+        self.assertEqual(config.data.image_size, 32)
+        self.assertEqual(config.model.num_levels, 2)
+        config_lib.validate_config(config)
+
+
+class ImageShapeTest(tf.test.TestCase):
+    def test_native_and_resized(self):
+        config = config_lib.base_config()
+        self.assertEqual(config_lib.model_image_shape(config, (28, 28, 1)), (28, 28, 1))
+        config.data.image_size = 64
+        self.assertEqual(config_lib.model_image_shape(config, (None, None, 3)), (64, 64, 3))
+
+    def test_varying_native_size_needs_image_size(self):
+        with self.assertRaisesRegex(ValueError, r'set config\.data\.image_size'):
+            config_lib.model_image_shape(config_lib.base_config(), (None, None, 3))
+
+
+class LoadWriteTest(tf.test.TestCase):
+    def _new_tempdir(self):
+        # A fresh directory per call; absl's create_tempdir needs parsed flags, which pytest lacks.
+        return tempfile.mkdtemp(dir=self.get_temp_dir())
+
+    def test_load_with_variant(self):
+        config = config_lib.load_config('configs/fashion_mnist_glow.py:smoke')
+        self.assertEqual(config.num_train_steps, 4)
+
+    def test_load_missing_file_lists_configs(self):
+        with self.assertRaisesRegex(FileNotFoundError, r'configs/nope\.py.*fashion_mnist_glow'):
+            config_lib.load_config('configs/nope.py')
+
+    def test_load_file_without_get_config(self):
+        path = os.path.join(self._new_tempdir(), 'empty.py')
+        with open(path, 'w') as f:
+            f.write('VARIANTS = ()\n')
+        with self.assertRaisesRegex(ValueError, 'defines no get_config'):
+            config_lib.load_config(path)
+
+    def test_load_validates(self):
+        path = os.path.join(self._new_tempdir(), 'bad.py')
+        with open(path, 'w') as f:
+            f.write(
+                'from tfglow import config_lib\n\n\n'
+                'def get_config(arg=None):\n'
+                '    config = config_lib.base_config()\n'
+                '    config.model.n_bits_x = 9\n'
+                '    return config\n'
+            )
+        with self.assertRaisesRegex(ValueError, r'config\.model\.n_bits_x'):
+            config_lib.load_config(path)
+        self.assertEqual(config_lib.load_config(path, validate=False).model.n_bits_x, 9)
+
+    def test_write_then_read_round_trips(self):
+        config = config_lib.load_config('configs/cifar10_glow.py:shuffle_additive')
+        workdir = os.path.join(self._new_tempdir(), 'run')
+        path = config_lib.write_config(config, workdir)
+        self.assertEqual(path, os.path.join(workdir, 'config.json'))
+        with open(path) as f:
+            self.assertEqual(json.load(f)['model']['permutation'], 'shuffle')
+        for source in (workdir, path):
+            restored = config_lib.read_config(source)
+            self.assertIsInstance(restored, ml_collections.ConfigDict)
+            self.assertEqual(restored, config)
+            config_lib.validate_config(restored)
+
+    def test_read_missing(self):
+        with self.assertRaisesRegex(FileNotFoundError, 'no run config'):
+            config_lib.read_config(self._new_tempdir())
+
+
+if __name__ == '__main__':
+    tf.test.main()
