@@ -7,6 +7,7 @@ import tensorflow as tf
 from absl.testing import parameterized
 
 from tfglow import config_lib
+from tfglow.models import glow as glow_model
 
 _CONFIGS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'configs')
 _CONFIG_FILES = sorted(f for f in os.listdir(_CONFIGS_DIR) if f.endswith('.py'))
@@ -149,6 +150,20 @@ class ConfigsTest(tf.test.TestCase, parameterized.TestCase):
             config = _module(filename).get_config()
             self.assertTrue(config.model.class_conditional, filename)
             self.assertEqual(config.model.weight_y, 0.01, filename)
+
+    @parameterized.named_parameters(*[(f[:-3], f) for f in _CONFIG_FILES])
+    def test_smoke_variant_builds_its_model(self, filename):
+        module = _module(filename)
+        config = module.get_config('smoke')
+        if config.model.get('name', 'glow') != 'glow':
+            self.skipTest(f'{filename} builds a {config.model.name} model, tested with it')
+        shape = config_lib.model_image_shape(config, module.NATIVE_IMAGE_SHAPE)
+        model = glow_model.build_model(config.model, shape, module.NUM_CLASSES, seed=0)
+        images = tf.zeros([2, *shape])
+        kwargs = {'label': tf.zeros([2], tf.int32)} if model.num_classes else {}
+        log_prob = model.log_prob(images, **kwargs)
+        self.assertEqual(log_prob.shape, (2,))
+        self.assertTrue(bool(tf.reduce_all(tf.math.is_finite(log_prob))))
 
 
 if __name__ == '__main__':
