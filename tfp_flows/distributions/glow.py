@@ -33,6 +33,9 @@ class Glow(transformed_distribution._TransformedDistribution):
     log p(x) = sum_l log N(encode(x)_l; 0, I) + log|det d encode(x) / dx|
     ```
 
+    Batches must hold at least one image: TF 2.21's oneDNN convolutions mishandle an empty batch
+    (skip the call instead, as `tfglow.evaluate` does for a replica's empty last batch).
+
     Feed it dequantised pixels (`tfp_flows.dequantization`) and report bits/dim with
     `tfp_flows.dequantization.bits_per_dim`. Conditioning travels as keyword arguments on every
     method:

@@ -1,0 +1,43 @@
+"""`tfglow-train`: trains a Glow model from a config file.
+
+    tfglow-train --config=configs/fashion_mnist_glow.py --workdir=/tmp/fashion_mnist
+    tfglow-train --config=configs/fashion_mnist_glow.py:smoke --config.batch_size=32 \\
+        --workdir=/tmp/smoke
+"""
+
+import sys
+
+import ml_collections
+from absl import app, flags, logging
+from ml_collections import config_flags
+
+from tfglow import train
+
+_CONFIG = config_flags.DEFINE_config_file('config', None, 'Config file, e.g. configs/x.py:variant.')
+_WORKDIR = flags.DEFINE_string('workdir', None, 'Directory for checkpoints, summaries and results.')
+flags.mark_flags_as_required(['config', 'workdir'])
+
+
+def main(argv: list[str]) -> None:
+    if len(argv) > 1:
+        raise app.UsageError(f'Unexpected arguments: {" ".join(argv[1:])}')
+    try:
+        config = _CONFIG.value
+        if not isinstance(config, ml_collections.ConfigDict):
+            # ml_collections defers a config file's load error to the config's first use.
+            config.lock()
+        train.train_and_evaluate(config, _WORKDIR.value)
+    except (OSError, ValueError, train.NonFiniteLossError) as e:
+        # Bad configs, data and diverged runs end with their message, not a TensorFlow stack
+        # trace (which --verbosity=1 shows).
+        logging.debug('Traceback:', exc_info=True)
+        sys.exit(f'tfglow-train: error: {e}')
+
+
+def run() -> None:
+    """Console-script entry point."""
+    app.run(main)
+
+
+if __name__ == '__main__':
+    run()
