@@ -1,5 +1,7 @@
-"""Distributions built from tfp_flows bijectors."""
+"""Distributions built from tfp_flows bijectors and networks."""
 
+from tfp_flows.distributions.attention_pixel_cnn import AttentionPixelCNN
 from tfp_flows.distributions.glow import Glow
+from tfp_flows.distributions.pixel_cnn import PixelCNN
 
-__all__ = ['Glow']
+__all__ = ['AttentionPixelCNN', 'Glow', 'PixelCNN']

@@ -202,4 +202,3 @@ class Glow(transformed_distribution._TransformedDistribution):
         temperature = tf.convert_to_tensor(temperature, self.dtype)
         images = self.bijector.forward([temperature * eps for eps in latents], **kwargs)
         return tf.reshape(images, tf.concat([sample_shape, self.image_shape], axis=0))
-

@@ -1,6 +1,39 @@
-"""Conditioner networks (plain tf.Modules) used inside tfp_flows bijectors."""
+"""Conditioner networks (plain tf.Modules) used inside tfp_flows bijectors and distributions."""
 
+from tfp_flows.networks.attention import (
+    SupportAttention,
+    SupportEncoder,
+    masked_attention,
+    positional_channels,
+)
 from tfp_flows.networks.conv import Conv2D, LinearZeros, ZeroConv2D, edge_padded_conv2d
 from tfp_flows.networks.coupling_network import CouplingNetwork
+from tfp_flows.networks.gated_pixel_cnn import GatedLayer, GatedPixelCNN
+from tfp_flows.networks.masked_conv import (
+    HorizontalConv,
+    MaskedConv1x1,
+    VerticalConv,
+    channel_groups,
+    gated_groups,
+    sub_pixel_mask,
+)
 
-__all__ = ['Conv2D', 'CouplingNetwork', 'LinearZeros', 'ZeroConv2D', 'edge_padded_conv2d']
+__all__ = [
+    'Conv2D',
+    'CouplingNetwork',
+    'GatedLayer',
+    'GatedPixelCNN',
+    'HorizontalConv',
+    'LinearZeros',
+    'MaskedConv1x1',
+    'SupportAttention',
+    'SupportEncoder',
+    'VerticalConv',
+    'ZeroConv2D',
+    'channel_groups',
+    'edge_padded_conv2d',
+    'gated_groups',
+    'masked_attention',
+    'positional_channels',
+    'sub_pixel_mask',
+]
