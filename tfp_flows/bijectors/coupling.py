@@ -3,7 +3,7 @@
 import tensorflow as tf
 
 from tfp_flows.bijectors.flow_bijector import concat_condition
-from tfp_flows.bijectors.half_affine import HalfAffine
+from tfp_flows.bijectors.half_affine import HalfAffine, deinterleave
 from tfp_flows.networks.coupling_network import CouplingNetwork
 
 __all__ = ['Coupling', 'COUPLINGS']
@@ -66,6 +66,9 @@ class Coupling(HalfAffine):
                 out_channels=num_channels if coupling == 'affine' else half,
                 seed=seed,
                 dtype=dtype,
+                # Affine: the network emits openai/glow's interleaved (shift, scale) pairs as
+                # [all shifts, all scales], which split without strided copies.
+                output_order=deinterleave(num_channels) if coupling == 'affine' else None,
             )
             super().__init__(
                 num_channels,
@@ -82,7 +85,8 @@ class Coupling(HalfAffine):
         h = self.network(self._network_input(kept, conditional_input))
         if self._coupling == 'additive':
             return h, None
-        return h[..., 0::2], tf.math.log_sigmoid(h[..., 1::2] + 2.0)
+        shift, raw_scale = tf.split(h, 2, axis=-1)  # openai/glow's h[..., 0::2], h[..., 1::2]
+        return shift, tf.math.log_sigmoid(raw_scale + 2.0)
 
     def initialize(self, x, conditional_input=None):
         """Data-dependent init of the network's ActNorms on `x`; returns the forward transform."""

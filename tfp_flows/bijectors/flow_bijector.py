@@ -101,6 +101,29 @@ class FlowBijector(tfb.Bijector):
         """Data-dependent initialisation on the batch `x`; returns the forward transform of `x`."""
         return self.forward_and_log_det(x, **kwargs)[0]
 
+    def _backprop_from_output(self, y, dy, dlog_det, **kwargs):
+        """Backpropagates through `forward_and_log_det` from its output alone.
+
+        The input is reconstructed as `inverse(y)`, so no activation of the forward pass needs to
+        be kept, and the forward pass is recomputed from it under a local tape. Returns
+        `(x, dx, dkwargs, dvariables)`: the reconstructed input, the gradient with respect to it,
+        gradients for the tensor kwargs (a dict), and gradients for `self.trainable_variables`.
+        Used by `GlowFlow(memory_saving='invert')`; layers whose inverse repeats the forward's
+        expensive part (a coupling's network) override it to compute that part once.
+        """
+        x = tf.stop_gradient(self._inverse_and_log_det(y, **kwargs)[0])
+        tensors = {key: value for key, value in kwargs.items() if value is not None}
+        with tf.GradientTape() as tape:
+            tape.watch([x, tensors])
+            outputs = self._forward_and_log_det(x, **kwargs)
+        dx, dkwargs, dvariables = tape.gradient(
+            outputs,
+            [x, tensors, self.trainable_variables],
+            output_gradients=[dy, dlog_det],
+            unconnected_gradients=tf.UnconnectedGradients.ZERO,
+        )
+        return x, dx, dkwargs, dvariables
+
 
 def concat_condition(
     x: tf.Tensor, conditional_input, conditional_channels: int, name: str

@@ -8,6 +8,7 @@ from tfp_flows.bijectors.coupling import COUPLINGS, Coupling
 from tfp_flows.bijectors.flow_bijector import FlowBijector, check_images
 from tfp_flows.bijectors.half_affine import HalfAffine
 from tfp_flows.bijectors.invertible_conv1x1 import InvertibleConv1x1
+from tfp_flows.bijectors.memory_saving import MEMORY_SAVING, run_layers
 from tfp_flows.bijectors.permutation import ChannelPermutation
 from tfp_flows.bijectors.split import Split
 from tfp_flows.bijectors.squeeze import Squeeze
@@ -61,6 +62,12 @@ class GlowFlow(FlowBijector):
       num_classes: classes of a class-conditional top prior, 0 for none. Default value: 0.
       context_channels: `D` of a conditioning context, 0 for none. Default value: 0.
       seed: int or None, for all random initial weights and permutations. Default value: None.
+      memory_saving: how the encoding pass (the one training differentiates) keeps activations
+        for the backward pass: `'none'` keeps them all; `'recompute'` recomputes each layer's
+        activations in the backward pass; `'invert'` reconstructs each level's activations from its
+        output by inverting the flow. The last two give the same gradients, and memory that does
+        not grow with `steps_per_level`, for about one more forward pass of compute (see
+        `tfp_flows.bijectors.memory_saving`). Default value: `'none'`.
       validate_args: Python `bool`. Default value: `False`.
       dtype: variable dtype. Default value: `tf.float32`.
       name: Default value: `'glow_flow'`.
@@ -78,6 +85,7 @@ class GlowFlow(FlowBijector):
         num_classes: int = 0,
         context_channels: int = 0,
         seed: int | None = None,
+        memory_saving: str = 'none',
         validate_args: bool = False,
         dtype: tf.DType = tf.float32,
         name: str = 'glow_flow',
@@ -86,8 +94,13 @@ class GlowFlow(FlowBijector):
         image_shape = _check_structure(
             image_shape, num_levels, steps_per_level, hidden_width, permutation, coupling
         )
+        if memory_saving not in MEMORY_SAVING:
+            raise ValueError(
+                f'memory_saving must be one of {MEMORY_SAVING}; got {memory_saving!r}.'
+            )
         with tf.name_scope(name) as name:
             self._image_shape = image_shape
+            self._memory_saving = memory_saving
             self._num_levels = int(num_levels)
             self._context_channels = int(context_channels)
             self.squeeze = Squeeze()
@@ -196,17 +209,18 @@ class GlowFlow(FlowBijector):
         latents = []
         for level, steps in enumerate(self.levels):
             condition = {'conditional_input': contexts[level]}
-            for layer in steps:
-                z, step_log_det = apply(
-                    layer, z, **(condition if isinstance(layer, HalfAffine) else {})
-                )
-                log_det += step_log_det
+            if initialize:
+                for layer in steps:
+                    z = layer.initialize(z, **(condition if isinstance(layer, HalfAffine) else {}))
+            else:
+                z, steps_log_det = run_layers(steps, z, contexts[level], self._memory_saving)
+                log_det += steps_log_det
             if level < self._num_levels - 1:
                 z, split_log_det = apply(self.splits[level], z, **condition)
                 log_det += split_log_det
-                kept = z.shape[-1] // 2
-                latents.append(z[..., kept:])
-                z = self.squeeze.forward_and_log_det(z[..., :kept])[0]
+                z, factored_out = tf.split(z, 2, axis=-1)
+                latents.append(factored_out)
+                z = self.squeeze.forward_and_log_det(z)[0]
         top, prior_log_det = apply(self.top_prior, z, label=label, conditional_input=contexts[-1])
         latents.append(top)
         return latents, log_det + prior_log_det, z

@@ -3,7 +3,7 @@
 import tensorflow as tf
 
 from tfp_flows.bijectors.flow_bijector import concat_condition
-from tfp_flows.bijectors.half_affine import HalfAffine
+from tfp_flows.bijectors.half_affine import HalfAffine, deinterleave
 from tfp_flows.networks.conv import ZeroConv2D
 
 __all__ = ['Split']
@@ -50,6 +50,8 @@ class Split(HalfAffine):
                 num_channels,
                 dtype=dtype,
                 name='prior',
+                # Interleaved (mean, log_sd) pairs emitted as [all means, all log_sds].
+                output_order=deinterleave(num_channels),
             )
             super().__init__(
                 num_channels,
@@ -63,5 +65,5 @@ class Split(HalfAffine):
         h = self.prior(
             concat_condition(kept, conditional_input, self._conditional_channels, self.name)
         )
-        mean, log_sd = h[..., 0::2], h[..., 1::2]
+        mean, log_sd = tf.split(h, 2, axis=-1)  # openai/glow's h[..., 0::2], h[..., 1::2]
         return -mean, -log_sd

@@ -52,6 +52,9 @@ class Glow(transformed_distribution._TransformedDistribution):
       num_classes: class-conditional top prior and class head when > 0 (`ycond`). Default: 0.
       context_channels: width of a conditioning context (set/few-shot models), 0 for none.
       seed: int or None, for the random initial weights and permutations. Default value: None.
+      memory_saving: `'none'` | `'recompute'` | `'invert'`: trade about one more forward pass
+        for training memory that does not grow with `steps_per_level` (see
+        `tfp_flows.bijectors.GlowFlow`). Default value: `'none'`.
       validate_args: Python `bool`. Default value: `False`.
       dtype: Default value: `tf.float32`.
       name: Default value: `'Glow'`.
@@ -86,6 +89,7 @@ class Glow(transformed_distribution._TransformedDistribution):
         num_classes: int = 0,
         context_channels: int = 0,
         seed: int | None = None,
+        memory_saving: str = 'none',
         validate_args: bool = False,
         dtype: tf.DType = tf.float32,
         name: str = 'Glow',
@@ -103,6 +107,7 @@ class Glow(transformed_distribution._TransformedDistribution):
                 num_classes=num_classes,
                 context_channels=context_channels,
                 seed=seed,
+                memory_saving=memory_saving,
                 validate_args=validate_args,
                 dtype=dtype,
             )

@@ -4,6 +4,7 @@ These are `tf.Module`s holding `tf.Variable`s (not Keras layers) so that they ar
 bijectors and load in TF Serving's session-based loader.
 """
 
+import numpy as np
 import tensorflow as tf
 
 from tfp_flows import _seeds
@@ -17,27 +18,52 @@ __all__ = ['Conv2D', 'LinearZeros', 'ZeroConv2D', 'edge_padded_conv2d']
 LOG_SCALE_FACTOR = 3.0
 
 
-def edge_padded_conv2d(x: tf.Tensor, kernel: tf.Tensor) -> tf.Tensor:
+def _border_indicator(x: tf.Tensor, pad: int) -> tf.Tensor:
+    """`[1, H + 2 pad, W + 2 pad, 1]`: 1 on the zero padding of `x` `[B, H, W, C]`, 0 inside.
+
+    Built from `x`'s static spatial size where known, so graph optimisation folds it to a
+    constant instead of rebuilding it on every call.
+    """
+    static = x.shape[1:3]
+    spatial = static.as_list() if static.is_fully_defined() else tf.shape(x)[1:3]
+    inside = tf.zeros(tf.concat([[1], spatial, [1]], axis=0), dtype=x.dtype)
+    return tf.pad(inside, [[0, 0], [pad, pad], [pad, pad], [0, 0]], constant_values=1.0)
+
+
+def edge_padded_conv2d(x: tf.Tensor, kernel: tf.Tensor, bias: tf.Tensor | None = None) -> tf.Tensor:
     """'SAME' convolution whose kernel also sees an indicator channel of the zero-padded border.
 
     openai/glow appends a channel that is 1 on the padding and 0 inside, so the network can tell a
     zero-padded border from zero-valued content. `kernel` is `[k, k, C_in + 1, C_out]`, its last
-    input
-    channel reading the indicator. The indicator is the same for every image, so its contribution is
-    computed once as `[1, H, W, C_out]` and broadcast, instead of concatenating a channel to the
-    batch.
+    input channel reading the indicator; `bias` `[C_out]` is added when given.
+
+    Two exact ways to compute it, chosen by cost (why: both are memory-bound extras around the
+    conv, and each is cheap on one side only):
+    - narrow input (`C_in < C_out`, a network's first conv): pad `x` and append the indicator as a
+      real input channel, then one 'VALID' conv. The extra copy is of the small input, and the
+      conv, its bias and a following ReLU stay one fused oneDNN op.
+    - wide input (the last conv of a network): a 'SAME' conv of `x` (no padded copy of the wide
+      input), plus the indicator's contribution, which is the same for every image: computed once
+      as `[1, H, W, C_out]`, folded with the bias, and added to the narrow output.
     """
     size = kernel.shape[0]
     pad = (size - 1) // 2
+    in_channels, out_channels = kernel.shape[2] - 1, kernel.shape[3]
     if pad == 0:
-        return tf.nn.conv2d(x, kernel[:, :, :-1, :], strides=1, padding='VALID')
-    paddings = [[0, 0], [pad, pad], [pad, pad], [0, 0]]
-    content = tf.nn.conv2d(tf.pad(x, paddings), kernel[:, :, :-1, :], strides=1, padding='VALID')
-    spatial = tf.shape(x)[1:3]
-    inside = tf.zeros(tf.concat([[1], spatial, [1]], axis=0), dtype=x.dtype)
-    border = tf.pad(inside, paddings, constant_values=1.0)
-    edge = tf.nn.conv2d(border, kernel[:, :, -1:, :], strides=1, padding='VALID')
-    return content + edge
+        content_kernel, _ = tf.split(kernel, [in_channels, 1], axis=2)
+        out = tf.nn.conv2d(x, content_kernel, strides=1, padding='VALID')
+        return out if bias is None else tf.nn.bias_add(out, bias)
+    border = _border_indicator(x, pad)
+    if in_channels < out_channels:
+        # The indicator in the extra channel; x's channels are zero on the padding.
+        indicator = tf.pad(border, [[0, 0], [0, 0], [0, 0], [in_channels, 0]])
+        padded = tf.pad(x, [[0, 0], [pad, pad], [pad, pad], [0, 1]]) + indicator
+        out = tf.nn.conv2d(padded, kernel, strides=1, padding='VALID')
+        return out if bias is None else tf.nn.bias_add(out, bias)
+    content_kernel, edge_kernel = tf.split(kernel, [in_channels, 1], axis=2)
+    content = tf.nn.conv2d(x, content_kernel, strides=1, padding='SAME')
+    edge = tf.nn.conv2d(border, edge_kernel, strides=1, padding='VALID')
+    return content + (edge if bias is None else edge + bias)
 
 
 class Conv2D(tf.Module):
@@ -66,17 +92,38 @@ class Conv2D(tf.Module):
             self.kernel = tf.Variable(initial.astype(dtype.as_numpy_dtype), name='kernel')
             self.act_norm = ActNorm(out_channels, dtype=dtype, name='act_norm')
 
-    def _convolve(self, x: tf.Tensor) -> tf.Tensor:
-        if self.kernel.shape[0] > 1:
-            return edge_padded_conv2d(x, self.kernel)
-        return tf.nn.conv2d(x, self.kernel, strides=1, padding='VALID')
+    def _convolve(self, x, kernel, bias=None, activation=None):
+        if kernel.shape[0] > 1:
+            out = edge_padded_conv2d(x, kernel, bias)
+            return out if activation is None else activation(out)
+        # A 1x1 conv is a matmul over all pixels: oneDNN's matmul (and its gradient) runs the
+        # [B*H*W, C] x [C, C'] product faster than its 1x1 conv at Glow's sizes. The activation
+        # goes before the reshape back to images, where it fuses with the matmul and bias.
+        in_channels, out_channels = kernel.shape[2], kernel.shape[3]
+        out = tf.matmul(tf.reshape(x, [-1, in_channels]), tf.reshape(kernel, kernel.shape[2:]))
+        if bias is not None:
+            out = tf.nn.bias_add(out, bias)
+        if activation is not None:
+            out = activation(out)
+        return tf.reshape(out, tf.concat([tf.shape(x)[:-1], [out_channels]], axis=0))
 
-    def __call__(self, x: tf.Tensor) -> tf.Tensor:
-        return self.act_norm.normalize(self._convolve(x))
+    def __call__(self, x: tf.Tensor, activation=None) -> tf.Tensor:
+        """`activation(act_norm(conv(x)))`; `activation` (e.g. `tf.nn.relu`) defaults to none.
+
+        Passing the activation here rather than applying it to the result lets it fuse with the
+        convolution.
+        """
+        # ActNorm folded into the conv: (conv(x, K) + b) * s = conv(x, K * s) + b * s. Scaling the
+        # kernel costs a kernel-sized multiply instead of two activation-sized ones, and leaves a
+        # plain conv + bias that oneDNN fuses with a ReLU (and, in the gradient, the bias
+        # reduction with the kernel gradient). It is also what keeps only one activation per
+        # hidden layer alive for the backward pass.
+        scale = tf.exp(self.act_norm.log_scale)
+        return self._convolve(x, self.kernel * scale, self.act_norm.bias * scale, activation)
 
     def initialize(self, x: tf.Tensor) -> tf.Tensor:
         """Data-dependent init of the ActNorm on this batch; returns the layer's output."""
-        return self.act_norm.initialize(self._convolve(x))
+        return self.act_norm.initialize(self._convolve(x, self.kernel))
 
 
 class ZeroConv2D(tf.Module):
@@ -84,6 +131,12 @@ class ZeroConv2D(tf.Module):
 
     Used as the last layer of every coupling and prior network, so that each coupling starts as the
     identity and each learned prior as the standard normal.
+
+    `output_order` (optional, a permutation of the output channels) makes the layer return
+    `out[..., output_order]`, computed by permuting the small kernel and bias rather than gathering
+    the output: a caller that wants openai/glow's interleaved `h[..., 0::2]` / `h[..., 1::2]` gets
+    them as the two contiguous halves of one tensor, which are split without strided-slice copies
+    (and their scatter-shaped gradients). The variables keep openai/glow's channel order.
     """
 
     def __init__(
@@ -93,8 +146,24 @@ class ZeroConv2D(tf.Module):
         kernel_size: int = 3,
         dtype: tf.DType = tf.float32,
         name: str = 'zero_conv2d',
+        output_order=None,
     ):
         super().__init__(name=name)
+        if output_order is not None:
+            output_order = np.asarray(output_order, np.int32)
+            if sorted(output_order.tolist()) != list(range(out_channels)):
+                raise ValueError(
+                    f'output_order must be a permutation of range({out_channels}); '
+                    f'got {output_order.tolist()}.'
+                )
+        # out[..., j] = out_natural[..., order[j]] as a product with a 0/1 matrix (exact): its
+        # gradient stays dense, where a gather's would reach the variables as IndexedSlices and
+        # send optimisers down their slower sparse-update path.
+        self._output_permutation = (
+            None
+            if output_order is None
+            else np.eye(out_channels, dtype=dtype.as_numpy_dtype)[:, output_order]
+        )
         with self.name_scope:
             self.kernel = tf.Variable(
                 tf.zeros([kernel_size, kernel_size, in_channels + 1, out_channels], dtype),
@@ -104,8 +173,16 @@ class ZeroConv2D(tf.Module):
             self.logs = tf.Variable(tf.zeros([out_channels], dtype), name='logs')
 
     def __call__(self, x: tf.Tensor) -> tf.Tensor:
-        out = edge_padded_conv2d(x, self.kernel) + self.bias
-        return out * tf.exp(LOG_SCALE_FACTOR * self.logs)
+        # The output scale folded into the kernel and bias, as in Conv2D: one conv + bias.
+        scale = tf.exp(LOG_SCALE_FACTOR * self.logs)
+        kernel, bias = self.kernel * scale, self.bias * scale
+        if self._output_permutation is not None:
+            kernel, bias = (self._permute_outputs(value) for value in (kernel, bias))
+        return edge_padded_conv2d(x, kernel, bias)
+
+    def _permute_outputs(self, value: tf.Tensor) -> tf.Tensor:
+        rows = tf.reshape(value, [-1, value.shape[-1]])
+        return tf.reshape(tf.matmul(rows, self._output_permutation), value.shape)
 
 
 class LinearZeros(tf.Module):

@@ -21,6 +21,7 @@ class CouplingNetwork(tf.Module):
       seed: int, `np.random.SeedSequence` or None, for the hidden weights.
       dtype: variable dtype. Default value: `tf.float32`.
       name: module name.
+      output_order: optional permutation of the output channels (see `ZeroConv2D`).
     """
 
     def __init__(
@@ -31,6 +32,7 @@ class CouplingNetwork(tf.Module):
         seed=None,
         dtype: tf.DType = tf.float32,
         name: str = 'coupling_network',
+        output_order=None,
     ):
         super().__init__(name=name)
         if hidden_width < 1:
@@ -42,13 +44,18 @@ class CouplingNetwork(tf.Module):
                 Conv2D(hidden_width, hidden_width, 1, seed=seeds[1], dtype=dtype, name='conv_1x1'),
             ]
             self.output_layer = ZeroConv2D(
-                hidden_width, out_channels, 3, dtype=dtype, name='conv_out'
+                hidden_width,
+                out_channels,
+                3,
+                dtype=dtype,
+                name='conv_out',
+                output_order=output_order,
             )
 
     def _run(self, x: tf.Tensor, initialize: bool) -> tf.Tensor:
         h = x
         for layer in self.hidden:
-            h = tf.nn.relu(layer.initialize(h) if initialize else layer(h))
+            h = tf.nn.relu(layer.initialize(h)) if initialize else layer(h, activation=tf.nn.relu)
         return self.output_layer(h)
 
     def __call__(self, x: tf.Tensor) -> tf.Tensor:
