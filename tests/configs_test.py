@@ -6,8 +6,7 @@ import os
 import tensorflow as tf
 from absl.testing import parameterized
 
-from tfglow import config_lib
-from tfglow.models import glow as glow_model
+from tfglow import config_lib, data, tasks
 
 _CONFIGS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'configs')
 _CONFIG_FILES = sorted(f for f in os.listdir(_CONFIGS_DIR) if f.endswith('.py'))
@@ -43,6 +42,10 @@ class ConfigsTest(tf.test.TestCase, parameterized.TestCase):
             'celeba_glow.py',
             'lsun_glow.py',
             'mnist_glow.py',
+            'fashion_mnist_pixelcnn.py',
+            'omniglot_attention_pixelcnn.py',
+            'omniglot_fewshot_glow.py',
+            'fashion_mnist_fewshot_glow.py',
         }
         self.assertContainsSubset(expected, set(_CONFIG_FILES))
 
@@ -63,7 +66,7 @@ class ConfigsTest(tf.test.TestCase, parameterized.TestCase):
         shape = config_lib.model_image_shape(config, module.NATIVE_IMAGE_SHAPE)
         config_lib.validate_config(config, image_shape=shape)
         self.assertEqual(shape[-1], module.NATIVE_IMAGE_SHAPE[-1])
-        if config.model.class_conditional:
+        if config.model.get('class_conditional'):
             self.assertGreater(module.NUM_CLASSES, 0)
 
     @parameterized.named_parameters(*[c for c in _CASES if 'smoke' in c[2]])
@@ -72,9 +75,10 @@ class ConfigsTest(tf.test.TestCase, parameterized.TestCase):
         config = _module(filename).get_config(arg)
         height, width, _ = config_lib.model_image_shape(config, module.NATIVE_IMAGE_SHAPE)
         self.assertLessEqual(max(height, width), 32)
-        self.assertLessEqual(config.model.num_levels, 2)
-        self.assertLessEqual(config.model.steps_per_level, 2)
-        self.assertLessEqual(config.model.hidden_width, 16)
+        limits = {'num_levels': 2, 'steps_per_level': 2, 'hidden_width': 16, 'num_layers': 2}
+        for key, limit in limits.items():
+            if key in config.model:
+                self.assertLessEqual(config.model[key], limit, key)
         self.assertLessEqual(config.batch_size, 8)
         self.assertLessEqual(config.n_batch_init, 16)
         self.assertLessEqual(config.num_train_steps, 5)
@@ -89,8 +93,12 @@ class ConfigsTest(tf.test.TestCase, parameterized.TestCase):
         full, smoke = module.get_config(), module.get_config('smoke')
         for key in ('source', 'name', 'train_split', 'eval_split'):
             self.assertEqual(smoke.data[key], full.data[key], key)
-        for key in ('permutation', 'coupling', 'learn_top', 'class_conditional', 'n_bits_x'):
-            self.assertEqual(smoke.model[key], full.model[key], key)
+        self.assertEqual(smoke.model.name, full.model.name)
+        features = ('permutation', 'coupling', 'learn_top', 'class_conditional', 'output')
+        for key in (*features, 'context', 'pooling', 'n_bits_x'):
+            if key in full.model:
+                self.assertEqual(smoke.model[key], full.model[key], key)
+        self.assertEqual(smoke.get('episodes'), full.get('episodes'))
 
     @parameterized.named_parameters(*[(f[:-3], f) for f in _CONFIG_FILES])
     def test_default_arguments_agree(self, filename):
@@ -151,19 +159,32 @@ class ConfigsTest(tf.test.TestCase, parameterized.TestCase):
             self.assertTrue(config.model.class_conditional, filename)
             self.assertEqual(config.model.weight_y, 0.01, filename)
 
-    @parameterized.named_parameters(*[(f[:-3], f) for f in _CONFIG_FILES])
-    def test_smoke_variant_builds_its_model(self, filename):
+    @parameterized.named_parameters(*[c for c in _CASES if 'smoke' in c[2]])
+    def test_smoke_variant_builds_its_model(self, filename, arg):
         module = _module(filename)
-        config = module.get_config('smoke')
-        if config.model.get('name', 'glow') != 'glow':
-            self.skipTest(f'{filename} builds a {config.model.name} model, tested with it')
+        config = module.get_config(arg)
         shape = config_lib.model_image_shape(config, module.NATIVE_IMAGE_SHAPE)
-        model = glow_model.build_model(config.model, shape, module.NUM_CLASSES, seed=0)
-        images = tf.zeros([2, *shape])
-        kwargs = {'label': tf.zeros([2], tf.int32)} if model.num_classes else {}
-        log_prob = model.log_prob(images, **kwargs)
-        self.assertEqual(log_prob.shape, (2,))
-        self.assertTrue(bool(tf.reduce_all(tf.math.is_finite(log_prob))))
+        info = data.DataInfo(image_shape=shape, num_classes=module.NUM_CLASSES, split_sizes={})
+        task = tasks.get_task(config, info)
+        model = task.build_model()
+        batch = {
+            'image': tf.zeros([2, *shape], tf.uint8),
+            'label': tf.zeros([2], tf.int32),
+            'noise': tf.fill([2, *shape], 0.5),
+        }
+        if 'episodes' in config:
+            k = config.episodes.k_max
+            batch = {
+                'target': batch['image'],
+                'support': tf.zeros([2, k, *shape], tf.uint8),
+                'support_mask': tf.sequence_mask([1, k], k),
+                'label': batch['label'],
+                'noise': tf.fill([2, 1, *shape], 0.5),
+            }
+        loss, metrics = task.loss(model, batch)
+        self.assertEqual(loss.shape, (2,))
+        self.assertTrue(bool(tf.reduce_all(tf.math.is_finite(loss))))
+        self.assertCountEqual(metrics, task.metric_names)
 
 
 if __name__ == '__main__':

@@ -1,9 +1,9 @@
 """Experiment configs: the shared schema, helpers for configs/, validation, loading and saving.
 
-Every file in `configs/` starts from `base_config()`, which defines the whole schema that the
-training loop reads, and changes only values. `validate_config` checks a config against that
-schema before anything expensive happens, so a typo or an impossible value fails in milliseconds
-with a message naming the key, instead of deep inside TensorFlow.
+Every file in `configs/` starts from `base_config(model)`, which defines the whole schema that the
+training loop reads for that model family, and changes only values. `validate_config` checks a
+config against that schema before anything expensive happens, so a typo or an impossible value
+fails in milliseconds with a message naming the key, instead of deep inside TensorFlow.
 
 This module imports no TensorFlow at the top: configs import it, and loading a config (tests,
 `--help`, tools) should stay fast.
@@ -32,9 +32,11 @@ import ml_collections
 
 __all__ = [
     'COUPLINGS',
+    'EPISODIC_MODELS',
     'MODEL_NAMES',
     'OPTIMIZERS',
     'PERMUTATIONS',
+    'PIXEL_CNN_OUTPUTS',
     'SOURCES',
     'STRATEGIES',
     'apply_openai_schedule',
@@ -52,22 +54,86 @@ __all__ = [
 
 STRATEGIES = ('default', 'one_device', 'mirrored', 'multi_worker_mirrored', 'tpu')
 SOURCES = ('tfds', 'folder', 'tfrecord', 'idx', 'omniglot_npz')
-MODEL_NAMES = ('glow', 'fewshot_glow')
-# Optional `model` keys of models other than plain Glow, with their defaults, as
-# tfglow.models.fewshot.build_fewshot_model reads them. Their allowed values are checked by the
-# builder, which owns them; here they are only known keys of the right type.
-_MODEL_OPTIONAL_KEYS = {
+MODEL_NAMES = ('glow', 'pixelcnn', 'attention_pixelcnn', 'fewshot_glow')
+# Models trained on episodes (a support set and a target of one class) rather than on images; their
+# configs have an `episodes` section.
+EPISODIC_MODELS = ('attention_pixelcnn', 'fewshot_glow')
+# The same values as tfp_flows.PixelCNN's `output` (kept here so that configs load without TF).
+PIXEL_CNN_OUTPUTS = ('categorical', 'logistic_mixture', 'bernoulli')
+_FLOW_MODELS = ('glow', 'fewshot_glow')
+PERMUTATIONS = ('invconv', 'lu_invconv', 'shuffle', 'reverse')
+COUPLINGS = ('affine', 'additive')
+OPTIMIZERS = ('adamax', 'adam')
+# Autoregressive models sample exactly, with no temperature to scale.
+_AUTOREGRESSIVE_MODELS = ('pixelcnn', 'attention_pixelcnn')
+
+# Each family's `model` section with its defaults, beside `name`. Every key is required, so the
+# config.json a run writes records every architecture value it used.
+_FLOW_KEYS = {
+    'num_levels': 2,
+    'steps_per_level': 8,
+    'hidden_width': 64,
+    'permutation': 'invconv',
+    'coupling': 'affine',
+    'learn_top': False,
+}
+_PIXEL_CNN_KEYS = {
+    'output': 'categorical',
+    'num_layers': 12,
+    'hidden_width': 64,
+    'num_mixtures': 10,
+}
+_MODEL_KEYS = {
+    'glow': {**_FLOW_KEYS, 'class_conditional': False, 'weight_y': 0.0, 'n_bits_x': 8},
+    # As tfglow.models.fewshot.build_fewshot_model reads them; it checks the values of the string
+    # options, which it owns.
     'fewshot_glow': {
+        **_FLOW_KEYS,
         'context': 'spatial',
         'context_channels': 16,
         'encoder_width': 32,
         'pooling': 'attention',
         'num_heads': 4,
+        'n_bits_x': 8,
+    },
+    'pixelcnn': {**_PIXEL_CNN_KEYS, 'class_conditional': False, 'n_bits_x': 8},
+    'attention_pixelcnn': {
+        **_PIXEL_CNN_KEYS,
+        'num_heads': 4,
+        'key_width': 16,
+        'value_width': 16,
+        'encoder_width': 32,
+        'encoder_layers': 2,
+        'n_bits_x': 8,
     },
 }
-PERMUTATIONS = ('invconv', 'lu_invconv', 'shuffle', 'reverse')
-COUPLINGS = ('affine', 'additive')
-OPTIMIZERS = ('adamax', 'adam')
+# Allowed values of the model keys, by kind: choices, integer ranges (min, max or None).
+_MODEL_CHOICES = {'permutation': PERMUTATIONS, 'coupling': COUPLINGS, 'output': PIXEL_CNN_OUTPUTS}
+_MODEL_INT_RANGES = {
+    'num_levels': (1, None),
+    'steps_per_level': (1, None),
+    'hidden_width': (1, None),
+    'context_channels': (1, None),
+    'encoder_width': (1, None),
+    'num_heads': (1, None),
+    'num_layers': (1, None),
+    'num_mixtures': (1, None),
+    'key_width': (1, None),
+    'value_width': (1, None),
+    'encoder_layers': (1, None),
+    'n_bits_x': (1, 8),
+}
+# The `episodes` section of episodic models: support sizes K drawn uniformly in k_min..k_max per
+# training batch, a fixed K for evaluation, and optional class subsets (labels; () = all).
+_EPISODES_KEYS = {
+    'k_min': 1,
+    'k_max': 5,
+    'eval_support_size': 5,
+    'train_classes': (),
+    'eval_classes': (),
+}
+# Flows score discrete data through dequantisation noise; evaluation averages this many draws.
+_FLOW_EPISODES_KEYS = {'eval_noise_samples': 4}
 
 CONFIG_FILENAME = 'config.json'
 
@@ -87,10 +153,35 @@ _OPENAI_TEST_BATCHES = (50, 25, 10, 5, 2, 1)
 # Smoke runs: large enough to exercise every code path (two levels, a split, a few steps, an eval
 # and a checkpoint), small enough for a test on two shared CPU cores.
 _SMOKE_MAX_IMAGE_SIZE = 32
+# Model sizes of a smoke run, applied to the keys a family has.
+_SMOKE_MODEL_SIZES = {
+    'num_levels': 2,
+    'steps_per_level': 2,
+    'hidden_width': 16,
+    'num_layers': 2,
+    'context_channels': 4,
+    'encoder_width': 8,
+    'key_width': 4,
+    'value_width': 4,
+    'encoder_layers': 1,
+}
 
 
-def base_config() -> ml_collections.ConfigDict:
-    """The complete schema with its default values; every experiment config starts here."""
+def base_config(model: str = 'glow') -> ml_collections.ConfigDict:
+    """The complete schema of a model family with its default values; every config starts here.
+
+    Args:
+      model: the family, one of `MODEL_NAMES`; it decides the keys of the `model` section and
+        whether there is an `episodes` section (`EPISODIC_MODELS`). Default value: 'glow'.
+
+    Raises:
+      ValueError: for an unknown model name.
+    """
+    if model not in MODEL_NAMES:
+        raise ValueError(
+            f'unknown model {model!r}{_did_you_mean(model, MODEL_NAMES)}; '
+            f'allowed: {", ".join(MODEL_NAMES)}'
+        )
     config = ml_collections.ConfigDict()
     config.seed = 0
     config.strategy = 'default'
@@ -104,17 +195,10 @@ def base_config() -> ml_collections.ConfigDict:
     config.data.eval_split = 'test'
     config.data.shuffle_buffer = 10_000
 
-    config.model = ml_collections.ConfigDict()
-    config.model.name = 'glow'
-    config.model.num_levels = 2
-    config.model.steps_per_level = 8
-    config.model.hidden_width = 64
-    config.model.permutation = 'invconv'
-    config.model.coupling = 'affine'
-    config.model.learn_top = False
-    config.model.class_conditional = False
-    config.model.weight_y = 0.0
-    config.model.n_bits_x = 8
+    config.model = ml_collections.ConfigDict({'name': model, **_MODEL_KEYS[model]})
+    if model in EPISODIC_MODELS:
+        flow_keys = _FLOW_EPISODES_KEYS if model in _FLOW_MODELS else {}
+        config.episodes = ml_collections.ConfigDict({**_EPISODES_KEYS, **flow_keys})
 
     config.batch_size = 64
     config.eval_batch_size = 256
@@ -132,7 +216,8 @@ def base_config() -> ml_collections.ConfigDict:
     config.checkpoint_every_steps = 1000
     config.eval_every_steps = 5000
     config.num_eval_examples = 0
-    config.sample_temperatures = (0.0, 0.5, 0.7, 1.0)
+    is_flow = model in _FLOW_MODELS
+    config.sample_temperatures = (0.0, 0.5, 0.7, 1.0) if is_flow else (1.0,)
     config.num_samples = 16
     config.keep_checkpoints = 3
     return config
@@ -177,8 +262,9 @@ def apply_openai_schedule(
 def apply_smoke(config: ml_collections.ConfigDict, *, image_size: int | None = None) -> None:
     """Shrinks `config` in place to a seconds-long run that still exercises every code path.
 
-    Keeps the experiment's data, permutation, coupling, conditioning and bit depth, so a smoke run
-    tests the same features as the full one; only sizes, steps and intervals shrink.
+    Keeps the experiment's data, model family, permutation, coupling, output, conditioning, bit
+    depth and episode sizes, so a smoke run tests the same features as the full one; only sizes,
+    steps and intervals shrink.
 
     Args:
       config: modified in place.
@@ -190,9 +276,9 @@ def apply_smoke(config: ml_collections.ConfigDict, *, image_size: int | None = N
     elif config.data.image_size > _SMOKE_MAX_IMAGE_SIZE:
         config.data.image_size = _SMOKE_MAX_IMAGE_SIZE
     config.data.shuffle_buffer = 64
-    config.model.num_levels = 2
-    config.model.steps_per_level = 2
-    config.model.hidden_width = 16
+    for key, size in _SMOKE_MODEL_SIZES.items():
+        if key in config.model:
+            config.model[key] = size
     config.batch_size = 8
     config.eval_batch_size = 32
     config.n_batch_init = 16
@@ -273,7 +359,7 @@ def model_image_shape(
 def validate_config(
     config: ml_collections.ConfigDict, image_shape: Sequence[int] | None = None
 ) -> None:
-    """Checks every key and value of `config` against the schema of `base_config()`.
+    """Checks every key and value of `config` against the schema of `base_config(model name)`.
 
     Args:
       config: the config to check.
@@ -284,12 +370,13 @@ def validate_config(
       ValueError: naming the first bad key, with the allowed values or range (and, for an
         unknown key, the closest known one).
     """
-    schema = base_config()
     model = config.get('model') if _is_section(config) else None
-    model_name = model.get('name') if _is_section(model) else None
-    optional = _MODEL_OPTIONAL_KEYS.get(model_name, {}) if isinstance(model_name, str) else {}
-    schema.model.update(optional)
-    _check_keys(config, schema, 'config', _leaf_paths(schema, 'config'), set(optional))
+    model_name = model.get('name', 'glow') if _is_section(model) else 'glow'
+    # The name picks the schema, so it is checked first.
+    if model_name not in MODEL_NAMES:
+        _check_choice(config, 'model.name', MODEL_NAMES)
+    schema = base_config(model_name)
+    _check_keys(config, schema, 'config', _leaf_paths(schema, 'config'))
     _check_int(config, 'seed')
     _check_choice(config, 'strategy', STRATEGIES)
 
@@ -310,29 +397,11 @@ def validate_config(
             "(only 'idx' and 'omniglot_npz' find their data automatically)"
         )
 
-    _check_choice(config, 'model.name', MODEL_NAMES)
-    for key, default in optional.items():
-        if key not in config.model:
-            continue
-        if isinstance(default, str):
-            _check_str(config, f'model.{key}', nonempty=True)
-        else:
-            _check_int(config, f'model.{key}', minimum=1)
-    _check_int(config, 'model.num_levels', minimum=1)
-    _check_int(config, 'model.steps_per_level', minimum=1)
-    _check_int(config, 'model.hidden_width', minimum=1)
-    _check_choice(config, 'model.permutation', PERMUTATIONS)
-    _check_choice(config, 'model.coupling', COUPLINGS)
-    _check_bool(config, 'model.learn_top')
-    _check_bool(config, 'model.class_conditional')
-    _check_float(config, 'model.weight_y', minimum=0.0)
-    _check_int(config, 'model.n_bits_x', minimum=1, maximum=8)
-    if config.model.weight_y > 0 and not config.model.class_conditional:
-        raise ValueError(
-            f'config.model.weight_y is {config.model.weight_y} but config.model.class_conditional '
-            'is False; the class-prediction loss needs a class-conditional model (or set 0.0)'
-        )
-    _check_image_size(config, image_shape)
+    _check_model(config, schema.model)
+    if model_name in _FLOW_MODELS:
+        _check_image_size(config, image_shape)
+    if model_name in EPISODIC_MODELS:
+        _check_episodes(config)
 
     _check_int(config, 'batch_size', minimum=1)
     _check_int(config, 'eval_batch_size', minimum=1)
@@ -349,6 +418,12 @@ def validate_config(
         _check_int(config, key, minimum=1)
     _check_int(config, 'num_eval_examples', minimum=0)
     _check_temperatures(config)
+    if model_name in _AUTOREGRESSIVE_MODELS and tuple(config.sample_temperatures) != (1.0,):
+        raise ValueError(
+            f'config.sample_temperatures must be (1.0,) for model {model_name!r}: an '
+            f'autoregressive model samples exactly, with no temperature; got '
+            f'{config.sample_temperatures!r}'
+        )
     _check_int(config, 'num_samples', minimum=1)
     _check_int(config, 'keep_checkpoints', minimum=1)
 
@@ -471,11 +546,7 @@ def _is_section(value: Any) -> bool:
 
 
 def _check_keys(
-    config: Any,
-    schema: ml_collections.ConfigDict,
-    prefix: str,
-    all_paths: list[str],
-    optional: set[str],
+    config: Any, schema: ml_collections.ConfigDict, prefix: str, all_paths: list[str]
 ) -> None:
     """Unknown keys (with the closest known key), missing keys and misplaced sections."""
     if not _is_section(config):
@@ -483,7 +554,8 @@ def _check_keys(
     for key in config.keys():
         if key in schema:
             continue
-        suggestion = _did_you_mean(key, schema.keys())
+        # A key of another model family (`num_levels` in a PixelCNN config) is no typo.
+        suggestion = _family_hint(prefix, key) or _did_you_mean(key, schema.keys())
         if not suggestion:
             # A known key in the wrong section (`config.hidden_width`) or a typo of one.
             elsewhere = [p for p in all_paths if p.rsplit('.', 1)[1] == key]
@@ -493,15 +565,27 @@ def _check_keys(
             suggestion = f" (did you mean '{elsewhere[0]}'?)" if elsewhere else ''
         raise ValueError(f'unknown config key {prefix}.{key}{suggestion}')
     for key, default in schema.items():
-        if key in optional:
-            continue
         if key not in config:
             raise ValueError(
                 f'config key {prefix}.{key} is missing; every config must define the whole '
-                'schema (start from tfglow.config_lib.base_config())'
+                'schema (start from tfglow.config_lib.base_config(model))'
             )
         if isinstance(default, ml_collections.ConfigDict):
-            _check_keys(config[key], default, f'{prefix}.{key}', all_paths, optional)
+            _check_keys(config[key], default, f'{prefix}.{key}', all_paths)
+
+
+def _family_hint(prefix: str, key: str) -> str:
+    """For a key that belongs to other model families: which ones."""
+    if prefix == 'config.model':
+        families = [name for name in MODEL_NAMES if key in _MODEL_KEYS[name]]
+    elif prefix == 'config' and key == 'episodes':
+        families = list(EPISODIC_MODELS)
+    else:
+        return ''
+    if not families:
+        return ''
+    names = ', '.join(repr(name) for name in families)
+    return f'; it belongs to model {names} (start from config_lib.base_config(<model>))'
 
 
 def _get(config: ml_collections.ConfigDict, key: str) -> Any:
@@ -591,6 +675,64 @@ def _check_temperatures(config: ml_collections.ConfigDict) -> None:
             'config.sample_temperatures must be a non-empty sequence of numbers >= 0 '
             f'(0 samples the prior mode), got {values!r}'
         )
+
+
+def _check_model(config: ml_collections.ConfigDict, schema: ml_collections.ConfigDict) -> None:
+    """Each key of the `model` section by its kind, then the rules that tie keys together."""
+    for key, default in schema.items():
+        path = f'model.{key}'
+        if key == 'name':
+            continue  # Checked first: it chose the schema.
+        if key in _MODEL_CHOICES:
+            _check_choice(config, path, _MODEL_CHOICES[key])
+        elif key in _MODEL_INT_RANGES:
+            minimum, maximum = _MODEL_INT_RANGES[key]
+            _check_int(config, path, minimum=minimum, maximum=maximum)
+        elif isinstance(default, bool):
+            _check_bool(config, path)
+        elif isinstance(default, float):
+            _check_float(config, path, minimum=0.0)
+        else:
+            _check_str(config, path, nonempty=True)
+    model = config.model
+    if model.get('weight_y', 0.0) > 0 and not model.class_conditional:
+        raise ValueError(
+            f'config.model.weight_y is {model.weight_y} but config.model.class_conditional '
+            'is False; the class-prediction loss needs a class-conditional model (or set 0.0)'
+        )
+    if 'output' in schema:
+        # The PixelCNN's outputs fix the number of pixel levels: 2 for Bernoulli, else 256.
+        n_bits = 1 if model.output == 'bernoulli' else 8
+        if model.n_bits_x != n_bits:
+            raise ValueError(
+                f'config.model.n_bits_x must be {n_bits} for output {model.output!r} '
+                f'(it models {2**n_bits} levels per sub-pixel); got {model.n_bits_x}'
+            )
+
+
+def _check_episodes(config: ml_collections.ConfigDict) -> None:
+    """Support sizes, class subsets and (flows) noise samples of the `episodes` section."""
+    for key in ('k_min', 'k_max', 'eval_support_size'):
+        _check_int(config, f'episodes.{key}', minimum=1)
+    episodes = config.episodes
+    if episodes.k_max < episodes.k_min:
+        raise ValueError(
+            f'config.episodes.k_max ({episodes.k_max}) must be >= config.episodes.k_min '
+            f'({episodes.k_min})'
+        )
+    for key in ('train_classes', 'eval_classes'):
+        labels = episodes[key]
+        valid = isinstance(labels, list | tuple) and all(
+            isinstance(label, int) and not isinstance(label, bool) and label >= 0
+            for label in labels
+        )
+        if not valid or len(set(labels)) != len(labels):
+            raise ValueError(
+                f'config.episodes.{key} must be a sequence of distinct class labels >= 0 '
+                f'(() for every class of the split), got {labels!r}'
+            )
+    if 'eval_noise_samples' in episodes:
+        _check_int(config, 'episodes.eval_noise_samples', minimum=1)
 
 
 def _check_image_size(config: ml_collections.ConfigDict, image_shape: Sequence[int] | None) -> None:

@@ -1,26 +1,25 @@
-"""Trains a Glow model from a config: the custom distributed loop behind `tfglow-train`.
+"""Trains a model from a config: the custom distributed loop behind `tfglow-train`.
 
-One step, under any `tf.distribute` strategy:
+The model family (`config.model.name`) is a `tfglow.tasks.Task`: it builds the model, its training
+batches, the per-example loss and metrics, the evaluation and the sample grids. Everything else is
+shared. One step, under any `tf.distribute` strategy:
 
 ```none
-x     = dequantize(preprocess(images, n_bits), noise)          noise ~ U(0, 1) from the input
-loss  = bits_per_dim(model.log_prob(x)) [+ weight_y * bits_y]  per example, averaged over the
-                                                               global batch
-grads = all_reduce_sum(d loss / d weights)                     the global-batch gradient
+loss, metrics = task.loss(model, batch)     per example (bits/dim), averaged over the global batch
+grads = all_reduce_sum(d loss / d weights)  the global-batch gradient
 if loss and grads are finite: optimizer step, EMA update       else: skip, count, maybe stop
 ```
 
-Data position on resume: the input pipelines are deterministic (seeded shuffle), so resuming at step
-`s` skips the `s * replicas_per_pipeline` batches each pipeline already produced. Checkpoints hold
-the step, not the tf.data iterator: distributed iterators cannot be checkpointed, and an iterator
-checkpoint would also hold the shuffle buffer. Skipping re-reads the data without touching the
-model, which takes seconds for in-memory datasets and longer for large decoded ones.
+Data position on resume: the tasks' input pipelines are deterministic functions of the seed, so
+resuming at step `s` continues each pipeline after the `s * replicas_per_pipeline` batches it
+already produced. Checkpoints hold the step, not the tf.data iterator: distributed iterators
+cannot be checkpointed, and an iterator checkpoint would also hold the shuffle buffer.
 
-Data-dependent init: one explicit `model.initialize(...)` on the first `n_batch_init` images of a
-seed-fixed, unsharded pipeline, the same batch on every worker, run in cross-replica context (so
-every replica's copy gets the same values); in multi-worker training the result is then broadcast
-from the first replica so that it is bitwise identical everywhere. A resumed run restores
-`model.is_initialized` and skips it.
+Data-dependent init: one explicit `task.initialize(model)` (e.g. Glow's ActNorm init on the first
+`n_batch_init` images of a seed-fixed, unsharded pipeline, the same batch on every worker), run in
+cross-replica context (so every replica's copy gets the same values); in multi-worker training the
+result is then broadcast from the first replica so that it is bitwise identical everywhere. A
+resumed run restores the model's initialised state and skips it.
 """
 
 import json
@@ -37,26 +36,19 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-import tfp_flows.dequantization as dq
-from tfglow import config_lib, data, distribute, evaluate, images
+from tfglow import config_lib, data, distribute, images, tasks
 from tfglow.ema import ExponentialMovingAverage
-from tfglow.models import glow
 
 __all__ = [
     'LinearWarmup',
     'NonFiniteLossError',
-    'glow_loss',
     'make_optimizer',
     'make_train_step',
     'train_and_evaluate',
-    'train_dataset_fn',
 ]
 
-# Independent random streams drawn from config.seed (evaluation noise uses stream 2).
-_TRAIN_NOISE_STREAM = 0
-_INIT_NOISE_STREAM = 1
-# Class-conditional sample grids show at most this many classes, one per row.
-_MAX_CLASS_ROWS = 10
+# How the metrics read in the progress log.
+_METRIC_LABELS = {'bits_per_dim': 'bits/dim', 'nats_per_image': 'nats/image'}
 
 
 class NonFiniteLossError(RuntimeError):
@@ -100,70 +92,46 @@ def make_optimizer(config: ml_collections.ConfigDict) -> keras.optimizers.Optimi
     raise ValueError(f"Unknown optimizer {config.optimizer!r}; expected 'adamax' or 'adam'.")
 
 
-def glow_loss(
-    model, batch: dict, n_bits: int, *, class_conditional: bool, weight_y: float
-) -> tuple[tf.Tensor, tf.Tensor]:
-    """Per-example training loss and bits/dim for a batch `{'image', 'label', 'noise'}`.
-
-    Returns:
-      `(loss, bits_x)`, both `[B]`: `bits_x` is the dequantised images' bits/dim and
-      `loss = bits_x + weight_y * bits_y`, with `bits_y` the class cross-entropy in bits (only for
-      class-conditional models with `weight_y > 0`; otherwise `loss = bits_x`).
-    """
-    image = batch['image']
-    num_dims = image.shape[1:].num_elements()
-    x = dq.dequantize(dq.preprocess(image, n_bits), n_bits, noise=batch['noise'])
-    if class_conditional and weight_y > 0:
-        log_prob, logits = model.log_prob_and_class_logits(x, batch['label'])
-        nats_y = tf.nn.sparse_softmax_cross_entropy_with_logits(
-            labels=batch['label'], logits=logits
-        )
-        bits_x = dq.bits_per_dim(log_prob, num_dims, n_bits)
-        return bits_x + weight_y * nats_y / math.log(2.0), bits_x
-    log_prob = model.log_prob(x, label=batch['label']) if class_conditional else model.log_prob(x)
-    bits_x = dq.bits_per_dim(log_prob, num_dims, n_bits)
-    return bits_x, bits_x
-
-
 def make_train_step(
     model,
+    loss_fn,
     optimizer: keras.optimizers.Optimizer,
     ema: ExponentialMovingAverage,
     strategy: tf.distribute.Strategy,
     *,
     global_batch_size: int,
-    n_bits: int,
-    class_conditional: bool = False,
-    weight_y: float = 0.0,
     grad_clip_norm: float = 0.0,
 ):
     """Returns `step(distributed_batch, stop) -> metrics`, one guarded optimizer step.
 
-    Wrap it in `tf.function`. `stop` is a float scalar, > 0 where this process wants to stop
-    (SIGTERM); it is summed over replicas so every worker sees the same `metrics['stop']`. The
-    metrics are all-reduced over replicas: `loss`, `bits_per_dim`, `grad_norm` (before clipping),
-    `ok` (loss and gradients finite: the update was applied) and `stop`.
+    Wrap it in `tf.function`. `loss_fn(model, batch) -> (loss [B], {name: [B]})` gives the
+    per-example loss and metrics of one replica's batch (`tfglow.tasks.Task.loss`). `stop` is a
+    float scalar, > 0 where this process wants to stop (SIGTERM); it is summed over replicas so
+    every worker sees the same `metrics['stop']`. The metrics are averaged over the global batch
+    and all-reduced over replicas: `loss_fn`'s metrics, `loss`, `grad_norm` (before clipping), `ok`
+    (loss and gradients finite: the update was applied) and `stop`.
     """
     variables = list(model.trainable_variables)
 
     def replica_step(batch, stop):
         with tf.GradientTape() as tape:
-            loss, bits_x = glow_loss(
-                model, batch, n_bits, class_conditional=class_conditional, weight_y=weight_y
-            )
+            loss, metrics = loss_fn(model, batch)
             loss = tf.nn.compute_average_loss(loss, global_batch_size=global_batch_size)
         grads = tape.gradient(loss, variables, unconnected_gradients=tf.UnconnectedGradients.ZERO)
-        bits_x = tf.nn.compute_average_loss(bits_x, global_batch_size=global_batch_size)
+        metrics = {
+            name: tf.nn.compute_average_loss(value, global_batch_size=global_batch_size)
+            for name, value in metrics.items()
+        }
         ctx = tf.distribute.get_replica_context()
         grads = ctx.all_reduce(tf.distribute.ReduceOp.SUM, grads)
         # tf.identity places the captured `stop` on this replica's device, which all_reduce needs.
-        reduced = ctx.all_reduce(tf.distribute.ReduceOp.SUM, [loss, bits_x, tf.identity(stop)])
-        loss, bits_x, stop = reduced
+        reduced = ctx.all_reduce(tf.distribute.ReduceOp.SUM, [loss, metrics, tf.identity(stop)])
+        loss, metrics, stop = reduced
         grad_norm = tf.linalg.global_norm(grads)
         ok = tf.math.is_finite(loss) & tf.math.is_finite(grad_norm)
         if grad_clip_norm > 0:
             grads, _ = tf.clip_by_global_norm(grads, grad_clip_norm, use_norm=grad_norm)
-        metrics = dict(loss=loss, bits_per_dim=bits_x, grad_norm=grad_norm, ok=ok, stop=stop > 0)
+        metrics.update(loss=loss, grad_norm=grad_norm, ok=ok, stop=stop > 0)
         return grads, metrics
 
     def apply_update(grads):
@@ -194,88 +162,6 @@ def make_train_step(
     return step
 
 
-def train_dataset_fn(config: ml_collections.ConfigDict, start_step: int = 0):
-    """Returns `dataset_fn(input_context)` for `strategy.distribute_datasets_from_function`.
-
-    Each pipeline yields per-replica batches `{'image', 'label', 'noise'}`, where `noise` is the
-    U(0, 1) dequantisation noise, seeded by the batch's index in its pipeline so that the whole
-    stream is a function of `config.seed`. The first `start_step` steps' batches are skipped.
-    """
-
-    def dataset_fn(input_context: tf.distribute.InputContext) -> tf.data.Dataset:
-        dataset = data.make_dataset(
-            config.data,
-            config.data.train_split,
-            config.batch_size,
-            training=True,
-            seed=config.seed,
-            input_context=input_context,
-        )
-        replicas_per_pipeline = (
-            input_context.num_replicas_in_sync // input_context.num_input_pipelines
-        )
-        base = tf.random.experimental.stateless_fold_in(
-            tf.constant([config.seed, _TRAIN_NOISE_STREAM], tf.int64),
-            input_context.input_pipeline_id,
-        )
-
-        def add_noise(index, batch):
-            seed = tf.random.experimental.stateless_fold_in(base, index)
-            return dict(
-                batch, noise=tf.random.stateless_uniform(tf.shape(batch['image']), seed=seed)
-            )
-
-        dataset = dataset.enumerate().skip(start_step * replicas_per_pipeline)
-        return dataset.map(add_noise, num_parallel_calls=tf.data.AUTOTUNE).prefetch(
-            tf.data.AUTOTUNE
-        )
-
-    return dataset_fn
-
-
-def _init_batch(config: ml_collections.ConfigDict) -> tuple[tf.Tensor, tf.Tensor]:
-    """The first `n_batch_init` dequantised training images and their labels.
-
-    The pipeline is unsharded and seeded by `config.seed` alone: every worker gets the same batch.
-    """
-    dataset = data.make_dataset(
-        config.data, config.data.train_split, config.n_batch_init, training=True, seed=config.seed
-    )
-    batch = next(iter(dataset))
-    n_bits = config.model.n_bits_x
-    x = dq.dequantize(
-        dq.preprocess(batch['image'], n_bits),
-        n_bits,
-        seed=tf.constant([config.seed, _INIT_NOISE_STREAM], tf.int64),
-    )
-    return x, batch['label']
-
-
-def _sample_grids(
-    model, config: ml_collections.ConfigDict, num_classes: int, class_conditional: bool
-) -> dict[float, np.ndarray]:
-    """One uint8 grid per `config.sample_temperatures`; one row per class when class-conditional.
-
-    Every temperature uses the same seed, so the grids show the same latents scaled differently.
-    """
-    if class_conditional:
-        num_rows = min(num_classes, _MAX_CLASS_ROWS)
-        num_cols = math.ceil(config.num_samples / num_rows)
-        label = tf.repeat(tf.range(num_rows, dtype=tf.int32), num_cols)
-    else:
-        num_rows = max(1, math.isqrt(config.num_samples))
-        num_cols = math.ceil(config.num_samples / num_rows)
-        label = None
-    grids = {}
-    for temperature in config.sample_temperatures:
-        x = model.sample(
-            num_rows * num_cols, temperature=temperature, label=label, seed=config.seed
-        )
-        pixels = dq.postprocess(x, config.model.n_bits_x).numpy()
-        grids[float(temperature)] = images.make_grid(pixels, num_rows)
-    return grids
-
-
 def _check_finite(checkpoint_variables: list[tf.Variable], step: int) -> None:
     for variable in checkpoint_variables:
         if variable.dtype.is_floating and not bool(tf.reduce_all(tf.math.is_finite(variable))):
@@ -284,6 +170,13 @@ def _check_finite(checkpoint_variables: list[tf.Variable], step: int) -> None:
                 'NaN or Inf. Lower config.learning_rate, raise config.warmup_steps or set '
                 'config.grad_clip_norm.'
             )
+
+
+def _format_metrics(metrics: dict[str, float]) -> str:
+    """`'bits/dim 1.2345, nats/image 678.9012'`."""
+    return ', '.join(
+        f'{_METRIC_LABELS.get(name, name)} {value:.4f}' for name, value in metrics.items()
+    )
 
 
 def _format_duration(seconds: float) -> str:
@@ -334,7 +227,7 @@ class _Run:
             config_lib.write_config(config, workdir)
         self.info = data.get_info(config.data)
         config_lib.validate_config(config, self.info.image_shape)
-        self.class_conditional = bool(config.model.class_conditional)
+        self.task = tasks.get_task(config, self.info)
         logging.info(
             'Strategy %s: %d replica(s) on %d worker(s); images %s, %d classes.',
             type(strategy).__name__,
@@ -345,9 +238,7 @@ class _Run:
         )
 
         with strategy.scope():
-            self.model = glow.build_model(
-                config.model, self.info.image_shape, self.info.num_classes, seed=config.seed
-            )
+            self.model = self.task.build_model()
             self.optimizer = make_optimizer(config)
             self.optimizer.build(self.model.trainable_variables)
             self.ema = ExponentialMovingAverage(self.model.trainable_variables, config.ema_decay)
@@ -391,20 +282,7 @@ class _Run:
         else:
             self.train_writer = self.eval_writer = tf.summary.create_noop_writer()
 
-        eval_dataset = data.make_dataset(
-            config.data, config.data.eval_split, config.eval_batch_size, training=False
-        )
-        if config.num_eval_examples > 0:
-            eval_dataset = eval_dataset.unbatch().take(config.num_eval_examples)
-            eval_dataset = eval_dataset.batch(config.eval_batch_size)
-        self.eval_dataset = eval_dataset
-        self.evaluator = evaluate.BitsPerDimEvaluator(
-            self.model,
-            config.model.n_bits_x,
-            strategy=strategy,
-            use_labels=self.class_conditional,
-            seed=config.seed,
-        )
+        self.evaluate = self.task.make_evaluator(self.model, strategy)
 
     @property
     def current_step(self) -> int:
@@ -422,7 +300,7 @@ class _Run:
                 f'Cannot resume from {latest}: it does not match the model and optimizer built '
                 f'from this config (did the config change? use a fresh --workdir). Details: {e}'
             ) from e
-        if not bool(self.model.is_initialized):
+        if not self.task.is_initialized(self.model):
             return False
         logging.info(
             'Resuming from %s at step %d; skipping the data-dependent init.',
@@ -433,10 +311,8 @@ class _Run:
 
     def _initialize(self) -> None:
         """The data-dependent init, identical on every replica and worker (see the module doc)."""
-        x, label = _init_batch(self.config)
-        logging.info('Data-dependent init on %d images.', x.shape[0])
         with self.strategy.scope():
-            self.model.initialize(x, label=label if self.class_conditional else None)
+            self.task.initialize(self.model)
         if distribute.num_workers(self.strategy) > 1:
             distribute.broadcast_from_first_replica(self.strategy, self.model.variables)
         self.ema.reset()
@@ -453,71 +329,73 @@ class _Run:
                 'Saved checkpoint at step %d in %s.', self.current_step, self.checkpoint_dir
             )
 
-    def evaluate_and_sample(self) -> tuple[float, dict[float, np.ndarray]]:
-        """Eval bits/dim and sample grids with the EMA weights; saves the best checkpoint."""
+    def evaluate_and_sample(self) -> tuple[dict[str, float], dict[float, np.ndarray]]:
+        """Eval metrics and sample grids with the EMA weights; saves the best checkpoint."""
         step = self.current_step
         with self.ema.averaged():
-            eval_bpd = self.evaluator(self.eval_dataset)
-            grids = {}
-            if self.chief:
-                grids = _sample_grids(
-                    self.model, self.config, self.info.num_classes, self.class_conditional
-                )
+            metrics = self.evaluate()
+            grids = self.task.sample_grids(self.model) if self.chief else {}
         with self.eval_writer.as_default(step=step):
-            tf.summary.scalar('bits_per_dim', eval_bpd)
+            for name, value in metrics.items():
+                tf.summary.scalar(name, value)
             for temperature, grid in grids.items():
                 tf.summary.image(f'samples/temperature_{temperature}', grid[None])
         self.eval_writer.flush()
+        eval_bpd = metrics['bits_per_dim']
         is_best = eval_bpd < float(self.best_bpd.numpy())
         if is_best:
             self.best_bpd.assign(eval_bpd)
             self.save(self.best_manager)
         logging.info(
-            'step %d: eval bits/dim %.4f (EMA weights)%s',
+            'step %d: eval %s (EMA weights)%s',
             step,
-            eval_bpd,
+            _format_metrics(metrics),
             ' *best*' if is_best else '',
         )
-        return eval_bpd, grids
+        return metrics, grids
 
     def log_progress(self, window: dict[str, list[float]], seconds: float, steps: int) -> None:
         """One progress line and the train summaries for the steps since the last one."""
         config, step = self.config, self.current_step
-        mean = lambda values: float(np.mean(values)) if values else math.nan
-        images_per_sec = steps * config.batch_size / max(seconds, 1e-9)
+        means = {
+            name: float(np.mean(values)) if values else math.nan for name, values in window.items()
+        }
+        examples_per_sec = steps * config.batch_size / max(seconds, 1e-9)
+        unit = self.task.example_unit
         eta = (config.num_train_steps - step) * seconds / max(steps, 1)
         learning_rate = float(self.optimizer.learning_rate)
+        metrics = {name: means[name] for name in self.task.metric_names}
         logging.info(
-            'step %d/%d: bits/dim %.4f, lr %.3g, grad norm %.3g, %.1f images/s, ETA %s',
+            'step %d/%d: %s, lr %.3g, grad norm %.3g, %.1f %s/s, ETA %s',
             step,
             config.num_train_steps,
-            mean(window['bits_per_dim']),
+            _format_metrics(metrics),
             learning_rate,
-            mean(window['grad_norm']),
-            images_per_sec,
+            means['grad_norm'],
+            examples_per_sec,
+            unit,
             _format_duration(eta),
         )
         with self.train_writer.as_default(step=step):
-            tf.summary.scalar('bits_per_dim', mean(window['bits_per_dim']))
+            for name, value in metrics.items():
+                tf.summary.scalar(name, value)
             tf.summary.scalar('learning_rate', learning_rate)
-            tf.summary.scalar('grad_norm', mean(window['grad_norm']))
-            tf.summary.scalar('images_per_sec', images_per_sec)
+            tf.summary.scalar('grad_norm', means['grad_norm'])
+            tf.summary.scalar(f'{unit}_per_sec', examples_per_sec)
             tf.summary.scalar('bad_steps', int(self.bad_steps.numpy()))
         self.train_writer.flush()
         logging.flush()
 
     def train(self) -> bool:
         """Trains up to `config.num_train_steps`; returns False if stopped early by a signal."""
-        config, strategy = self.config, self.strategy
+        config, strategy, task = self.config, self.strategy, self.task
         train_step = make_train_step(
             self.model,
+            task.loss,
             self.optimizer,
             self.ema,
             strategy,
             global_batch_size=config.batch_size,
-            n_bits=config.model.n_bits_x,
-            class_conditional=self.class_conditional,
-            weight_y=config.model.weight_y,
             grad_clip_norm=config.grad_clip_norm,
         )
 
@@ -528,28 +406,31 @@ class _Run:
             return metrics
 
         start_step = self.current_step
-        dataset = strategy.distribute_datasets_from_function(train_dataset_fn(config, start_step))
+        dataset = strategy.distribute_datasets_from_function(
+            lambda context: task.train_dataset(context, start_step).prefetch(tf.data.AUTOTUNE)
+        )
         iterator = iter(dataset)
         consecutive_bad = 0
-        window = {'bits_per_dim': [], 'grad_norm': []}
+        logged = (*task.metric_names, 'grad_norm')
+        window = {name: [] for name in logged}
         window_start, window_step = time.time(), start_step
         with _StopRequest() as stop_request:
             while self.current_step < config.num_train_steps:
                 metrics = run_step(iterator, tf.constant(float(stop_request.requested)))
                 step = self.current_step
                 if step == start_step + 1 and step % config.log_every_steps:
-                    # The first step traces and compiles: leave it out of images/s and the ETA.
+                    # The first step traces and compiles: leave it out of the throughput and ETA.
                     window_start, window_step = time.time(), step
                 if bool(metrics['ok']):
                     consecutive_bad = 0
-                    window['bits_per_dim'].append(float(metrics['bits_per_dim']))
-                    window['grad_norm'].append(float(metrics['grad_norm']))
+                    for name in logged:
+                        window[name].append(float(metrics[name]))
                 else:
                     consecutive_bad += 1
                     self._bad_step(step, metrics, consecutive_bad)
                 if step % config.log_every_steps == 0 or step == config.num_train_steps:
                     self.log_progress(window, time.time() - window_start, step - window_step)
-                    window = {'bits_per_dim': [], 'grad_norm': []}
+                    window = {name: [] for name in logged}
                     window_start, window_step = time.time(), step
                 if bool(metrics['stop']):
                     self.save(self.manager)
@@ -559,7 +440,7 @@ class _Run:
                     self.save(self.manager)
                 if step % config.eval_every_steps == 0 and step < config.num_train_steps:
                     self.evaluate_and_sample()
-                    window_start = time.time()  # Evaluation time does not count in images/s.
+                    window_start = time.time()  # Evaluation time does not count in the throughput.
         return True
 
     def _bad_step(self, step: int, metrics: dict, consecutive: int) -> None:
@@ -587,14 +468,12 @@ class _Run:
         """Final checkpoint, evaluation, PNG sample grids and eval_results.json."""
         if self.saved_step != self.current_step:
             self.save(self.manager)
-        eval_bpd, grids = self.evaluate_and_sample()
-        split = self.config.data.eval_split
+        metrics, grids = self.evaluate_and_sample()
         results = {
             'step': self.current_step,
-            'eval_bits_per_dim': eval_bpd,
+            **{f'eval_{name}': value for name, value in metrics.items()},
             'best_eval_bits_per_dim': float(self.best_bpd.numpy()),
-            'eval_split': split,
-            'num_eval_examples': self.config.num_eval_examples or self.info.split_sizes.get(split),
+            **self.task.evaluation_details(),
             'ema': True,
             'bad_steps': int(self.bad_steps.numpy()),
         }
@@ -604,9 +483,9 @@ class _Run:
             with tf.io.gfile.GFile(os.path.join(self.workdir, 'eval_results.json'), 'w') as f:
                 json.dump(results, f, indent=2)
         logging.info(
-            'Done: step %d, eval bits/dim %.4f; results in %s.',
+            'Done: step %d, eval %s; results in %s.',
             self.current_step,
-            eval_bpd,
+            _format_metrics(metrics),
             self.workdir,
         )
         return results

@@ -183,9 +183,8 @@ class ValidateConfigTest(tf.test.TestCase, parameterized.TestCase):
             config_lib.validate_config(config)
 
     def test_fewshot_model_keys(self):
-        config = config_lib.base_config()
-        config.model.name = 'fewshot_glow'
-        config_lib.validate_config(config)  # Its extra keys are optional.
+        config = config_lib.base_config('fewshot_glow')
+        config_lib.validate_config(config)
         config.model.context = 'vector'
         config.model.num_heads = 2
         config_lib.validate_config(config)
@@ -197,6 +196,67 @@ class ValidateConfigTest(tf.test.TestCase, parameterized.TestCase):
         config = config_lib.base_config()
         config.model.context = 'vector'
         with self.assertRaisesRegex(ValueError, r'unknown config key config\.model\.context'):
+            config_lib.validate_config(config)
+
+    @parameterized.parameters('glow', 'pixelcnn', 'attention_pixelcnn', 'fewshot_glow')
+    def test_every_family_schema_is_valid_and_smoke_keeps_it_valid(self, model):
+        config = config_lib.base_config(model)
+        config_lib.validate_config(config)
+        self.assertEqual(config.model.name, model)
+        self.assertEqual('episodes' in config, model in config_lib.EPISODIC_MODELS)
+        config_lib.apply_smoke(config)
+        config_lib.validate_config(config)
+        self.assertEqual(config.model.hidden_width, 16)
+
+    def test_unknown_family(self):
+        with self.assertRaisesRegex(
+            ValueError, r"unknown model 'pixelnn' \(did you mean 'pixelcnn'"
+        ):
+            config_lib.base_config('pixelnn')
+
+    def test_key_of_another_family_names_it(self):
+        config = config_lib.base_config('pixelcnn')
+        config.model.num_levels = 2
+        with self.assertRaisesRegex(
+            ValueError, r"config\.model\.num_levels; it belongs to model 'glow', 'fewshot_glow'"
+        ):
+            config_lib.validate_config(config)
+        config = config_lib.base_config()
+        config.episodes = config_lib.base_config('fewshot_glow').episodes
+        with self.assertRaisesRegex(
+            ValueError, r"config\.episodes; it belongs to model 'attention"
+        ):
+            config_lib.validate_config(config)
+
+    def test_pixel_cnn_output_fixes_the_bit_depth(self):
+        config = config_lib.base_config('pixelcnn')
+        config.model.output = 'bernoulli'
+        with self.assertRaisesRegex(ValueError, r"n_bits_x must be 1 for output 'bernoulli'"):
+            config_lib.validate_config(config)
+        config.model.n_bits_x = 1
+        config_lib.validate_config(config)
+        config.model.output = 'logistic'
+        with self.assertRaisesRegex(ValueError, r'config\.model\.output must be one of'):
+            config_lib.validate_config(config)
+
+    def test_autoregressive_models_sample_at_temperature_one(self):
+        config = config_lib.base_config('attention_pixelcnn')
+        self.assertEqual(config.sample_temperatures, (1.0,))
+        config.sample_temperatures = (0.7,)
+        with self.assertRaisesRegex(ValueError, r'sample_temperatures must be \(1\.0,\)'):
+            config_lib.validate_config(config)
+
+    @parameterized.named_parameters(
+        ('k_max_below_k_min', 'k_max', 0, r'episodes\.k_max must be an integer >= 1'),
+        ('k_order', 'k_min', 6, r'episodes\.k_max \(5\) must be >= config\.episodes\.k_min'),
+        ('negative_class', 'train_classes', (0, -1), r'train_classes must be a sequence'),
+        ('repeated_class', 'eval_classes', (7, 7), r'eval_classes must be a sequence of distinct'),
+        ('noise_samples', 'eval_noise_samples', 0, r'eval_noise_samples must be an integer'),
+    )
+    def test_bad_episodes(self, key, value, message):
+        config = config_lib.base_config('fewshot_glow')
+        _set(config, f'episodes.{key}', value)
+        with self.assertRaisesRegex(ValueError, message):
             config_lib.validate_config(config)
 
     def test_section_replaced_by_value(self):

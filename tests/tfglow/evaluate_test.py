@@ -73,5 +73,22 @@ class EvaluateBitsPerDimTest(tf.test.TestCase):
             evaluate.evaluate_bits_per_dim(_BinIndexModel(), _dataset(_images(0), 4), n_bits=8)
 
 
+class MeanEvaluatorTest(tf.test.TestCase):
+    def test_means_of_every_named_value_with_partial_batch(self):
+        values = np.arange(7, dtype=np.float32)
+        dataset = tf.data.Dataset.from_tensor_slices({'value': values}).batch(3)
+        evaluator = evaluate.MeanEvaluator(
+            lambda batch: {'value': batch['value'], 'square': tf.square(batch['value'])},
+            ['value', 'square'],
+        )
+        self.assertAllClose(evaluator(dataset), {'value': 3.0, 'square': np.mean(values**2)})
+
+    def test_empty_dataset(self):
+        dataset = tf.data.Dataset.from_tensor_slices({'value': np.zeros(0, np.float32)}).batch(2)
+        evaluator = evaluate.MeanEvaluator(lambda batch: batch, ['value'])
+        with self.assertRaisesRegex(ValueError, 'empty'):
+            evaluator(dataset)
+
+
 if __name__ == '__main__':
     tf.test.main()

@@ -1,8 +1,9 @@
-"""End-to-end tests of the `tfglow-train` binary on the real Fashion-MNIST idx files."""
+"""End-to-end tests of the `tfglow-train` binary on real data: Fashion-MNIST idx files, Omniglot."""
 
 import glob
 import gzip
 import json
+import math
 import os
 import re
 import shutil
@@ -19,6 +20,9 @@ from tests.tfglow import train_helpers
 
 TRAIN_TAGS = {'bits_per_dim', 'learning_rate', 'grad_norm', 'images_per_sec'}
 SAMPLE_TAGS = {f'samples/temperature_{t}' for t in (0.0, 0.5, 0.7, 1.0)}
+# Few-shot flows in the end-to-end runs: fewer noise draws and one temperature, so that less is
+# traced (the tasks' unit tests cover both).
+_FLOW_FLAGS = ('--config.episodes.eval_noise_samples=2', '--config.sample_temperatures=(0.7,)')
 
 
 def _summaries(directory: str) -> dict[str, set[int]]:
@@ -121,6 +125,63 @@ class TrainBinaryTest(tf.test.TestCase):
         for temperature in (0.0, 0.5, 0.7, 1.0):
             png = tf.io.read_file(os.path.join(workdir, f'samples_T{temperature}.png'))
             self.assertEqual(tf.io.decode_png(png).shape[-1], 1)
+
+
+@pytest.mark.slow
+class ModelFamiliesTest(tf.test.TestCase, parameterized.TestCase):
+    """Each model family's smoke config: trains, checkpoints, writes summaries and resumes."""
+
+    @parameterized.named_parameters(
+        ('pixelcnn', 'fashion_mnist_pixelcnn.py', 'images', False),
+        ('attention_pixelcnn', 'omniglot_attention_pixelcnn.py', 'episodes', False),
+        ('fewshot_glow_omniglot', 'omniglot_fewshot_glow.py', 'episodes', True),
+        ('fewshot_glow_fashion_mnist', 'fashion_mnist_fewshot_glow.py', 'episodes', True),
+    )
+    def test_trains_checkpoints_and_resumes(self, config_file, unit, is_flow):
+        workdir = tempfile.mkdtemp(dir=self.get_temp_dir())
+        flags = [
+            f'--config=configs/{config_file}:smoke',
+            f'--workdir={workdir}',
+            # Small evaluations and grids keep the two runs' evaluations short.
+            '--config.num_eval_examples=8',
+            '--config.eval_batch_size=8',
+            '--config.num_samples=2',
+            *(_FLOW_FLAGS if is_flow else ()),
+        ]
+        first = _run([*flags, '--config.num_train_steps=2'])
+        self.assertEqual(first.returncode, 0, first.stderr)
+        # Only the flows have a data-dependent init.
+        self.assertEqual('Data-dependent init on' in first.stderr, is_flow)
+        self.assertTrue(os.path.exists(os.path.join(workdir, 'checkpoints', 'ckpt-2.index')))
+
+        second = _run([*flags, '--config.num_train_steps=3'], console_script=False)
+        self.assertEqual(second.returncode, 0, second.stderr)
+        self.assertIn('at step 2; skipping the data-dependent init', second.stderr)
+        self.assertRegex(
+            second.stderr, rf'step 3/3: bits/dim [\d.]+, nats/image [\d.]+, .* {unit}/s'
+        )
+        self.assertTrue(os.path.exists(os.path.join(workdir, 'checkpoints', 'ckpt-3.index')))
+
+        metrics = {'bits_per_dim', 'nats_per_image'}
+        train_tags = _summaries(os.path.join(workdir, 'train'))
+        self.assertContainsSubset(
+            metrics | {'learning_rate', 'grad_norm', f'{unit}_per_sec'}, train_tags
+        )
+        self.assertEqual(train_tags['nats_per_image'], {1, 2, 3})
+        eval_tags = _summaries(os.path.join(workdir, 'eval'))
+        self.assertContainsSubset(metrics, eval_tags)
+        self.assertEqual(eval_tags['nats_per_image'], {2, 3})
+        self.assertTrue(any(tag.startswith('samples/temperature_') for tag in eval_tags))
+
+        with open(os.path.join(workdir, 'eval_results.json')) as f:
+            results = json.load(f)
+        self.assertEqual(results['step'], 3)
+        self.assertBetween(results['eval_bits_per_dim'], 0.0, 9.0)
+        num_dims_ln2 = 28 * 28 * math.log(2.0)
+        self.assertAllClose(
+            results['eval_nats_per_image'], results['eval_bits_per_dim'] * num_dims_ln2
+        )
+        self.assertTrue(glob.glob(os.path.join(workdir, 'samples_T*.png')))
 
 
 @pytest.mark.slow

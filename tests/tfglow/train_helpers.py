@@ -31,13 +31,12 @@ def _one_update(strategy, config, batch, init_images):
     Returns the losses, the weights, the EMA shadows, and the bits/dim of the first 5 images of
     `batch` in batches of 4 (so one replica of two gets an empty last batch).
     """
-    from tfglow import data, evaluate, train
+    from tfglow import data, evaluate, tasks, train
     from tfglow.ema import ExponentialMovingAverage
-    from tfglow.models import glow
 
-    info = data.get_info(config.data)
+    task = tasks.get_task(config, data.get_info(config.data))
     with strategy.scope():
-        model = glow.build_model(config.model, info.image_shape, info.num_classes, seed=0)
+        model = task.build_model()
         optimizer = train.make_optimizer(config)
         optimizer.build(model.trainable_variables)
         ema = ExponentialMovingAverage(model.trainable_variables, config.ema_decay)
@@ -45,12 +44,7 @@ def _one_update(strategy, config, batch, init_images):
         ema.reset()
     step = tf.function(
         train.make_train_step(
-            model,
-            optimizer,
-            ema,
-            strategy,
-            global_batch_size=config.batch_size,
-            n_bits=config.model.n_bits_x,
+            model, task.loss, optimizer, ema, strategy, global_batch_size=config.batch_size
         )
     )
     replicas = strategy.num_replicas_in_sync

@@ -12,7 +12,8 @@ import tensorflow as tf
 
 import tfp_flows.dequantization as dq
 from tests.tfglow import train_helpers
-from tfglow import config_lib, train
+from tfglow import config_lib, data, tasks, train
+from tfglow.tasks import glow as glow_task
 
 
 def _smoke_config(**overrides):
@@ -97,14 +98,14 @@ class GlowLossTest(tf.test.TestCase):
 
     def test_unconditional_loss_is_bits_per_dim(self):
         model, batch = self._model_and_batch(class_conditional=False)
-        loss, bits_x = train.glow_loss(model, batch, 8, class_conditional=False, weight_y=0.0)
+        loss, bits_x = glow_task.glow_loss(model, batch, 8, class_conditional=False, weight_y=0.0)
         x = dq.dequantize(dq.preprocess(batch['image']), noise=batch['noise'])
         self.assertAllClose(bits_x, dq.bits_per_dim(model.log_prob(x), 28 * 28))
         self.assertAllEqual(loss, bits_x)
 
     def test_class_loss_in_bits(self):
         model, batch = self._model_and_batch(class_conditional=True)
-        loss, bits_x = train.glow_loss(model, batch, 8, class_conditional=True, weight_y=0.5)
+        loss, bits_x = glow_task.glow_loss(model, batch, 8, class_conditional=True, weight_y=0.5)
         # The class head starts at zero: uniform over 10 classes, log2(10) bits.
         self.assertAllClose(loss - bits_x, [0.5 * math.log2(10)] * 4, rtol=1e-5)
         x = dq.dequantize(dq.preprocess(batch['image']), noise=batch['noise'])
@@ -116,8 +117,9 @@ class TrainDatasetTest(tf.test.TestCase):
     def test_resume_skips_exactly_the_consumed_batches(self):
         config = _smoke_config()
         context = tf.distribute.InputContext()
-        from_start = list(train.train_dataset_fn(config, 0)(context).take(4))
-        resumed = next(iter(train.train_dataset_fn(config, 3)(context)))
+        task = tasks.get_task(config, data.get_info(config.data))
+        from_start = list(task.train_dataset(context, 0).take(4))
+        resumed = next(iter(task.train_dataset(context, 3)))
         for key in ('image', 'label', 'noise'):
             self.assertAllEqual(resumed[key], from_start[3][key])
         self.assertNotAllClose(from_start[0]['noise'], from_start[1]['noise'])
@@ -141,9 +143,9 @@ class NonFiniteGuardTest(tf.test.TestCase):
             keep_checkpoints=5,
         )
         # Steps 3 and 4: infinite gradients; from step 7: NaN loss, so steps 7, 8, 9 stop it.
-        glow_loss = _poisoning(train.glow_loss, bad_calls={3, 4}, all_bad_from=7)
+        glow_loss = _poisoning(glow_task.glow_loss, bad_calls={3, 4}, all_bad_from=7)
         with (
-            mock.patch.object(train, 'glow_loss', glow_loss),
+            mock.patch.object(glow_task, 'glow_loss', glow_loss),
             self.assertLogs('absl', 'WARNING') as logs,
             self.assertRaisesRegex(
                 train.NonFiniteLossError, 'Stopping at step 9: 3 consecutive steps .* non-finite'

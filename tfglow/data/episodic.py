@@ -36,6 +36,7 @@ def make_episodes(
     seed: int = 0,
     *,
     num_batches: int | None = None,
+    first_batch: int = 0,
     input_context: tf.distribute.InputContext | None = None,
 ) -> tf.data.Dataset:
     """A dataset of batches of episodes drawn from `class_arrays`.
@@ -49,6 +50,8 @@ def make_episodes(
       k_max: largest support size (and the number of support slots), >= k_min.
       seed: the stream's seed; the same seed gives the same batches.
       num_batches: stop after this many batches (per input pipeline); None = forever.
+      first_batch: start at this batch of the (per-pipeline) stream, as if that many had been
+        drawn already: a resumed run continues the stream in constant time. Default value: 0.
       input_context: for distributed input: each pipeline produces its own disjoint share of the
         stream with the per-replica batch size.
 
@@ -105,8 +108,12 @@ def make_episodes(
             'num_support': tf.fill([batch_size], size),
         }
 
+    if isinstance(first_batch, bool) or not isinstance(first_batch, int) or first_batch < 0:
+        raise ValueError(f'first_batch must be an integer >= 0; got {first_batch!r}.')
     indices = (
-        tf.data.Dataset.counter() if num_batches is None else tf.data.Dataset.range(num_batches)
+        tf.data.Dataset.counter(start=first_batch)
+        if num_batches is None
+        else tf.data.Dataset.range(first_batch, first_batch + num_batches)
     )
     indices = indices.map(lambda i: tf.cast(i, tf.int64) * pipelines + pipeline_id)
     return indices.map(

@@ -2,6 +2,7 @@
 
 import importlib
 import types
+from collections.abc import Sequence
 
 import ml_collections
 import numpy as np
@@ -77,19 +78,41 @@ def make_dataset(
     return dataset.prefetch(tf.data.AUTOTUNE)
 
 
-def load_class_arrays(data_config: ml_collections.ConfigDict, split: str) -> dict[str, np.ndarray]:
+def load_class_arrays(
+    data_config: ml_collections.ConfigDict, split: str, classes: Sequence[int] | None = None
+) -> dict[str, np.ndarray]:
     """Every image of `split` grouped by class, for episodic (few-shot) pipelines.
+
+    Args:
+      data_config: `config.data`.
+      split: split name.
+      classes: labels of the classes to keep (e.g. `range(7)` to hold classes 7, 8, 9 out of
+        training); None keeps every class of the split.
 
     Returns:
       `{class name: uint8 [n, H, W, C]}` in label order, images as `make_dataset` yields them
       (Omniglot: `[20, 28, 28, 1]` with ink = 255). Without class names the keys are '0', '1', ...
+
+    Raises:
+      ValueError: when `classes` is empty or names a label that `split` does not have.
     """
     info = get_info(data_config, split)
     batches = list(make_dataset(data_config, split, 1024, training=False).as_numpy_iterator())
     images = np.concatenate([b['image'] for b in batches])
     labels = np.concatenate([b['label'] for b in batches])
     names = info.class_names or [str(c) for c in range(info.num_classes)]
-    return {names[c]: images[labels == c] for c in np.unique(labels)}
+    present = np.unique(labels)
+    if classes is not None:
+        wanted = sorted({int(c) for c in classes})
+        missing = sorted(set(wanted) - set(present.tolist()))
+        if not wanted or missing:
+            raise ValueError(
+                f'classes {list(classes)} must name labels of split {split!r}, which has '
+                f'{len(present)} classes (labels {present.min()}..{present.max()})'
+                + (f'; not found: {missing}' if missing else '')
+            )
+        present = np.array(wanted)
+    return {names[c]: images[labels == c] for c in present}
 
 
 def _source(data_config: ml_collections.ConfigDict) -> types.ModuleType:

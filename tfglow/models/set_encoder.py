@@ -27,7 +27,9 @@ class _Dense(tf.Module):
             self.bias = tf.Variable(tf.zeros([out_features], dtype), name='bias') if bias else None
 
     def __call__(self, x: tf.Tensor) -> tf.Tensor:
-        y = tf.einsum('...i,io->...o', x, self.kernel)
+        # One matrix product over the flattened leading axes: the gradient of
+        # einsum('...i,io->...o') materialises an [..., in, out] tensor.
+        y = tf.tensordot(x, self.kernel, axes=1)
         return y if self.bias is None else y + self.bias
 
 

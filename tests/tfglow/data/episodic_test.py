@@ -79,6 +79,20 @@ class EpisodicTest(tf.test.TestCase):
             all(np.array_equal(a['target'], b['target']) for a, b in zip(first, other))
         )
 
+    def test_first_batch_continues_the_stream(self):
+        def stream(count, **kwargs):
+            dataset = episodic.make_episodes(_classes(), 3, 1, 3, seed=2, **kwargs)
+            return _batches(dataset, count)
+
+        whole = stream(5, num_batches=5)
+        for resumed in (stream(5, num_batches=2, first_batch=3), stream(2, first_batch=3)):
+            self.assertLen(resumed, 2)
+            for a, b in zip(resumed, whole[3:]):
+                for key in a:
+                    self.assertAllEqual(a[key], b[key])
+        with self.assertRaisesRegex(ValueError, 'first_batch must be an integer >= 0'):
+            episodic.make_episodes(_classes(), 3, 1, 3, first_batch=-1)
+
     def test_input_pipelines_draw_disjoint_batches(self):
         def pipeline(index):
             context = tf.distribute.InputContext(

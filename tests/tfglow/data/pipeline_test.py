@@ -103,6 +103,15 @@ class PipelineTest(tf.test.TestCase, parameterized.TestCase):
         self.assertEqual(list(arrays), ['0', '1', '2'])
         np.testing.assert_array_equal(arrays['1'][..., 0], self.train_images[1::3])
 
+    def test_load_class_arrays_of_a_class_subset(self):
+        arrays = data.load_class_arrays(self.config, 'train', classes=(2, 0))
+        self.assertEqual(list(arrays), ['0', '2'])
+        np.testing.assert_array_equal(arrays['2'][..., 0], self.train_images[2::3])
+        with self.assertRaisesRegex(ValueError, r"split 'test', which has 3 classes.*found: \[5\]"):
+            data.load_class_arrays(self.config, 'test', classes=(1, 5))
+        with self.assertRaisesRegex(ValueError, r'classes \[\] must name labels'):
+            data.load_class_arrays(self.config, 'test', classes=())
+
     @parameterized.named_parameters(
         ('source', {'source': 'csv'}, 'unknown data source .csv.; allowed: tfds, folder'),
         ('image_size', {'image_size': -1}, 'image_size must be an integer >= 0'),
