@@ -1,0 +1,1 @@
+"""Command-line tools: thin absl binaries over tested tfglow functions."""

@@ -1,0 +1,56 @@
+"""`tfglow-export`: a training workdir's EMA model as a SavedModel for TF Serving.
+
+    tfglow-export --workdir=workdirs/fashion_mnist_glow --export_dir=exports/fashion_mnist_glow \\
+        [--checkpoint=best] [--attributes=directions.npz] [--version=3]
+
+Writes `<export_dir>/<version>/` (the next free version by default) with the signatures
+serving_default, bits_per_dim, encode, decode, interpolate and manipulate (see tfglow.export), and
+prints its path. `--attributes` takes the file written by `tfglow-attributes`.
+"""
+
+import sys
+
+from absl import app, flags, logging
+
+from tfglow import export
+
+_WORKDIR = flags.DEFINE_string('workdir', None, 'Training workdir of the model to export.')
+_EXPORT_DIR = flags.DEFINE_string(
+    'export_dir', None, "Base directory of the model's versions (TF Serving's model_base_path)."
+)
+_CHECKPOINT = flags.DEFINE_string(
+    'checkpoint', None, "Which checkpoint: 'latest' (default), 'best', a step, or a path."
+)
+_ATTRIBUTES = flags.DEFINE_string(
+    'attributes', None, 'Attribute directions from tfglow-attributes, for the manipulate signature.'
+)
+_VERSION = flags.DEFINE_integer(
+    'version', None, 'Version number to write; default: one more than the largest present.'
+)
+flags.mark_flags_as_required(['workdir', 'export_dir'])
+
+
+def main(argv: list[str]) -> None:
+    if len(argv) > 1:
+        raise app.UsageError(f'Unexpected arguments: {" ".join(argv[1:])}')
+    try:
+        path = export.export_saved_model(
+            _WORKDIR.value,
+            _EXPORT_DIR.value,
+            _CHECKPOINT.value,
+            attributes=_ATTRIBUTES.value,
+            version=_VERSION.value,
+        )
+    except (OSError, ValueError) as e:
+        logging.debug('Traceback:', exc_info=True)
+        sys.exit(f'tfglow-export: error: {e}')
+    print(path)
+
+
+def run() -> None:
+    """Console-script entry point."""
+    app.run(main)
+
+
+if __name__ == '__main__':
+    run()
