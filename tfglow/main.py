@@ -1,4 +1,4 @@
-"""`tfglow-train`: trains a Glow model from a config file.
+"""`tfglow-train`: trains a model (Glow, PixelCNN, few-shot Glow or PixelCNN) from a config file.
 
     tfglow-train --config=configs/fashion_mnist_glow.py --workdir=/tmp/fashion_mnist
     tfglow-train --config=configs/fashion_mnist_glow.py:smoke --config.batch_size=32 \\
