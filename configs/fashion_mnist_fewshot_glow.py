@@ -22,8 +22,9 @@ support (the few-shot evaluation tool's baseline); for scale, the unconditional 
 Measured: TBD: measured by the lead.
 
 Image shape [28, 28, 1], 8 bits. Model as configs/omniglot_fewshot_glow.py: 2 levels of 8 steps,
-width 64, learned top, 16-channel spatial contexts from an attention-pooled set encoder.
-THROUGHPUT.
+width 64, learned top, 16-channel spatial contexts from an attention-pooled set encoder: 0.41M
+parameters. Throughput on 2 shared CPU cores (a 60-step run, 2026-11-22): about 120 episodes/s
+(0.26 s per batch of 32), so the 10,000 steps take about 45 minutes.
 """
 
 import ml_collections

@@ -17,7 +17,9 @@ Measured: TBD: measured by the lead.
 
 Image shape [28, 28, 1] (native), 10 classes, 8 bits. Model: 12 gated layers of width 64 (vertical
 and horizontal stacks, 7x7 first layer, 3x3 after), 256-way categorical output per pixel,
-about 1.0M parameters. Throughput on 2 shared CPU cores: THROUGHPUT.
+1.02M parameters (1.05M class-conditional). Throughput on 2 shared CPU cores (60-step runs,
+2026-11-22): about 17 images/s (19 class-conditional), 1.9 s per step of 32, so the 5,000 steps
+(2.7 epochs) take about 2.7 hours plus the evaluations.
 
 Choices:
 - Categorical output, not a logistic mixture: Fashion-MNIST's pixels pile up at 0 (background)

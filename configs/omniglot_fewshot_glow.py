@@ -27,7 +27,9 @@ background/evaluation split with 5-shot sets (also a bound). Measured: TBD: meas
 Image shape [28, 28, 1] with 2 levels (28 = 4 x 7 fits 2 squeezes; the top latent is 7x7x8).
 Model: 2 levels of 8 steps, coupling width 64, learned top prior; a set encoder (width 32) with
 4-head attention pooling gives each level a 16-channel spatial context read by every coupling,
-split prior and the top prior. THROUGHPUT.
+split prior and the top prior: 0.41M parameters (the unconditional variant 0.16M). Throughput on
+2 shared CPU cores (60-step runs, 2026-11-22): about 140 episodes/s (0.23 s per batch of 32), so
+the 20,000 steps take about 80 minutes; the unconditional variant about 300 episodes/s.
 """
 
 import ml_collections
