@@ -9,6 +9,7 @@ conditional prior at each split (`tfb.Glow`'s exit bijector), and a standard-nor
 
 import dataclasses
 import functools
+from collections.abc import Callable
 
 import keras
 import numpy as np
@@ -98,7 +99,7 @@ class Candidate:
 
     name: str
     distribution: tfd.Distribution
-    encode: callable
+    encode: Callable
     # tfb.Glow cannot trace with an unknown batch dimension (its Reshape/Blockwise bijectors need
     # static event sizes from a static batch), so only tfglow's functions take `[None, H, W, C]`.
     dynamic_batch: bool

@@ -104,6 +104,7 @@ _MODEL_KEYS = {
         'value_width': 16,
         'encoder_width': 32,
         'encoder_layers': 2,
+        'support_pool': 1,
         'n_bits_x': 8,
     },
 }
@@ -121,6 +122,7 @@ _MODEL_INT_RANGES = {
     'key_width': (1, None),
     'value_width': (1, None),
     'encoder_layers': (1, None),
+    'support_pool': (1, None),
     'n_bits_x': (1, 8),
 }
 # The `episodes` section of episodic models: support sizes K drawn uniformly in k_min..k_max per

@@ -1,9 +1,12 @@
-"""SavedModel export of a trained Glow for TF Serving: sampling, bits/dim, encoding and editing.
+"""SavedModel export of a trained model for TF Serving: sampling, likelihoods, encoding, editing.
 
 `export_saved_model(workdir, export_dir)` writes the EMA weights of a `tfglow-train` checkpoint to
-`export_dir/<version>/`, the layout TF Serving watches (the next free integer version by default),
-with these signatures. Every batch dimension `B` is dynamic; `label` (int32, one class per image)
-is an input only of class-conditional models, whose every signature needs it:
+`export_dir/<version>/`, the layout TF Serving watches (the next free integer version by default).
+The run's `config.model.name` decides the signatures. The support-conditioned families,
+'fewshot_glow', 'attention_pixelcnn' and 'pixelcnn', get `fewshot_log_prob` and `fewshot_sample`,
+or `log_prob` and `sample` (see `tfglow.fewshot_export`). A 'glow' run gets the signatures below.
+Every batch dimension `B` is dynamic; `label` (int32, one class per image) is an input only of
+class-conditional models, whose every signature needs it:
 
 ```none
 serving_default  num int32 [], temperature float32 [], seed int64 [] (, label [num])
@@ -36,9 +39,9 @@ attribute out of range, mismatched batch sizes, negative or non-finite temperatu
 in assertions whose message names the input; a wrong dtype is refused by the runtime before the
 graph runs. All are InvalidArgument errors.
 
-Metadata: attribute names and everything a client needs (shapes, classes, signatures) are in
-`<version>/assets.extra/tfglow_metadata.json`; the names and directions are also the SavedModel's
-`attribute_names` and `attribute_directions` variables.
+Metadata: the model family, attribute names and everything a client needs (shapes, classes,
+signatures) are in `<version>/assets.extra/tfglow_metadata.json`; the names and directions are also
+the SavedModel's `attribute_names` and `attribute_directions` variables.
 """
 
 import json
@@ -50,7 +53,7 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from tfglow import evaluate
+from tfglow import config_lib, evaluate
 from tfglow.attributes import AttributeDirections, load_directions
 from tfglow.trained import TrainedGlow, load_trained_glow
 
@@ -87,6 +90,34 @@ def _image_checks(images: tf.Tensor, name: str, image_shape: Sequence[int]):
         tf.shape(images)[0], message=f'{name} must hold at least one uint8 [{shape}] image'
     )
     return images, [check]
+
+
+def _label_checks(label: tf.Tensor, count: tf.Tensor, what: str, num_classes: int):
+    """Shape `[count]`, values in `[0, num_classes)`; returns `(label, checks)`."""
+    label = tf.ensure_shape(label, [None], name='label')
+    message = f'label must hold one class index in [0, {num_classes}) per {what}'
+    checks = [
+        tf.debugging.assert_equal(tf.size(label), count, message=message),
+        tf.debugging.assert_non_negative(label, message=message),
+        tf.debugging.assert_less(label, num_classes, message=message),
+    ]
+    return label, checks
+
+
+def _latent_checks(latents: tf.Tensor, latent_size: int):
+    """Shape `[B >= 1, latent_size]`, finite values; returns `(latents, checks)`."""
+    latents = tf.ensure_shape(latents, [None, latent_size], name='latents')
+    checks = [
+        tf.debugging.assert_positive(
+            tf.shape(latents)[0], message='latents must hold at least one row'
+        ),
+        tf.debugging.assert_less(
+            tf.reduce_max(tf.abs(latents)),
+            np.float32(np.inf),
+            message='latents must be finite (no NaN or Inf)',
+        ),
+    ]
+    return latents, checks
 
 
 class GlowServingModule(tf.Module):
@@ -181,6 +212,7 @@ class GlowServingModule(tf.Module):
         trained, attributes = self._trained, self._attributes
         return {
             'format': 'tfglow.export',
+            'model_family': 'glow',
             'checkpoint': trained.checkpoint,
             'step': trained.step,
             'image_shape': list(trained.image_shape),
@@ -201,15 +233,7 @@ class GlowServingModule(tf.Module):
     # The signature functions. Arguments are validated first (see the module docstring).
 
     def _label_checks(self, label: tf.Tensor, count: tf.Tensor, what: str):
-        label = tf.ensure_shape(label, [None], name='label')
-        classes = self._trained.num_classes
-        message = f'label must hold one class index in [0, {classes}) per {what}'
-        checks = [
-            tf.debugging.assert_equal(tf.size(label), count, message=message),
-            tf.debugging.assert_non_negative(label, message=message),
-            tf.debugging.assert_less(label, classes, message=message),
-        ]
-        return label, checks
+        return _label_checks(label, count, what, self._trained.num_classes)
 
     def _checked_images(self, images, label, name='images'):
         images, checks = _image_checks(images, name, self._trained.image_shape)
@@ -259,17 +283,7 @@ class GlowServingModule(tf.Module):
         return outputs
 
     def _decode(self, latents, label=None):
-        latents = tf.ensure_shape(latents, [None, self._trained.latent_size], name='latents')
-        checks = [
-            tf.debugging.assert_positive(
-                tf.shape(latents)[0], message='latents must hold at least one row'
-            ),
-            tf.debugging.assert_less(
-                tf.reduce_max(tf.abs(latents)),
-                np.float32(np.inf),
-                message='latents must be finite (no NaN or Inf)',
-            ),
-        ]
+        latents, checks = _latent_checks(latents, self._trained.latent_size)
         if label is not None:
             label, label_checks = self._label_checks(label, tf.shape(latents)[0], 'latent row')
             checks += label_checks
@@ -374,19 +388,24 @@ def export_saved_model(
     *,
     attributes: str | AttributeDirections | None = None,
     version: int | None = None,
+    num_noise_samples: int = 8,
 ) -> str:
     """Exports a training workdir's EMA model as `export_dir/<version>/` for TF Serving.
 
-    The SavedModel is written to a hidden temporary directory and renamed into place, so a server
-    watching `export_dir` never loads a half-written version.
+    The run's `config.model.name` decides the signatures: 'glow' gets those of the module
+    docstring; 'fewshot_glow', 'attention_pixelcnn' and 'pixelcnn' those of
+    `tfglow.fewshot_export`. The SavedModel is written to a hidden temporary directory and renamed
+    into place, so a server watching `export_dir` never loads a half-written version.
 
     Args:
       workdir: a `tfglow-train` workdir.
       export_dir: the model's base directory (TF Serving's `--model_base_path`).
       checkpoint: which checkpoint (see `tfglow.trained.resolve_checkpoint`); default the latest.
-      attributes: attribute directions for `manipulate`: a file from `tfglow-attributes` or an
-        `AttributeDirections`; None for none.
+      attributes: attribute directions for `manipulate` (Glow only): a file from
+        `tfglow-attributes` or an `AttributeDirections`; None for none.
       version: the version number; default `next_version(export_dir)`.
+      num_noise_samples: dequantisation draws of a few-shot Glow's `fewshot_log_prob` (other
+        families ignore it). Default value: 8.
 
     Returns:
       The version directory written.
@@ -394,8 +413,34 @@ def export_saved_model(
     Raises:
       FileNotFoundError: without a config, checkpoint or attributes file.
       FileExistsError: when `version` already exists.
-      ValueError: for an unusable checkpoint, directions of another latent size, or a version < 1.
+      ValueError: for an unusable checkpoint, an unknown model family, attributes for a model
+        other than a Glow, directions of another latent size, or a version < 1.
     """
+    if version is not None and (
+        isinstance(version, bool) or not isinstance(version, int) or version < 1
+    ):
+        raise ValueError(f'version must be an integer >= 1; got {version!r}')
+    family = config_lib.read_config(workdir).model.name
+    if family == 'glow':
+        module = _glow_module(workdir, checkpoint, attributes)
+    else:
+        if attributes is not None:
+            raise ValueError(
+                f'attribute directions apply to Glow exports only; {workdir} holds a {family!r} '
+                'model'
+            )
+        # Imported here: tfglow.fewshot_export builds on this module's helpers.
+        from tfglow import fewshot_export
+
+        module = fewshot_export.load_serving_module(
+            workdir, checkpoint, num_noise_samples=num_noise_samples
+        )
+    return _write_version(module, export_dir, version)
+
+
+def _glow_module(
+    workdir: str, checkpoint: str | int | None, attributes: str | AttributeDirections | None
+) -> GlowServingModule:
     if isinstance(attributes, str):
         attributes = load_directions(attributes)
     trained = load_trained_glow(workdir, checkpoint)
@@ -408,14 +453,17 @@ def export_saved_model(
             attributes.metadata['checkpoint'],
             trained.checkpoint,
         )
-    module = GlowServingModule(trained, attributes)
+    return GlowServingModule(trained, attributes)
+
+
+def _write_version(module: tf.Module, export_dir: str, version: int | None) -> str:
+    """Saves `module` (with `signatures()` and `metadata()`) as `export_dir/<version>/`."""
     if version is None:
         version = next_version(export_dir)
-    elif isinstance(version, bool) or not isinstance(version, int) or version < 1:
-        raise ValueError(f'version must be an integer >= 1; got {version!r}')
     target = os.path.join(export_dir, str(version))
     if tf.io.gfile.exists(target):
         raise FileExistsError(f'{target} already exists; pick another version or leave it unset')
+    metadata = module.metadata()
     # TF Serving only loads directories named by integers, so it ignores this one.
     staging = os.path.join(export_dir, f'.tmp-{version}-{uuid.uuid4().hex}')
     try:
@@ -423,10 +471,16 @@ def export_saved_model(
         metadata_path = os.path.join(staging, METADATA_PATH)
         tf.io.gfile.makedirs(os.path.dirname(metadata_path))
         with tf.io.gfile.GFile(metadata_path, 'w') as f:
-            json.dump(module.metadata(), f, indent=2)
+            json.dump(metadata, f, indent=2)
         tf.io.gfile.rename(staging, target)
     finally:
         if tf.io.gfile.exists(staging):
             tf.io.gfile.rmtree(staging)
-    logging.info('Exported %s (step %d) to %s.', trained.checkpoint, trained.step, target)
+    logging.info(
+        'Exported %s (%s, step %d) to %s.',
+        metadata['checkpoint'],
+        metadata['model_family'],
+        metadata['step'],
+        target,
+    )
     return target

@@ -108,6 +108,7 @@ __all__ = [
     'load_workdir',
     'quantize',
     'refined_sampling',
+    'restore_workdir',
     'run_evaluation',
     'sample_episodes',
     'sample_grid',
@@ -1158,20 +1159,17 @@ class LoadedModel:
     step: int
 
 
-def load_workdir(
-    workdir: str,
-    checkpoint: str | int | None = None,
-    num_noise_samples: int = 8,
-    data_path: str = '',
-) -> LoadedModel:
+def restore_workdir(
+    workdir: str, checkpoint: str | int | None = None, data_path: str = ''
+) -> tuple[tf.Module, tasks.Task, str, int]:
     """Rebuilds a `tfglow-train` workdir's model and restores a checkpoint's EMA weights.
 
-    Args:
-      workdir: the training run's directory (`config.json`, `checkpoints/`, `best/`).
-      checkpoint: None or 'latest', 'best', a step, or a path (see
-        `tfglow.trained.resolve_checkpoint`).
-      num_noise_samples: dequantisation draws per image, for flows. Default value: 8.
-      data_path: if set, replaces the run's `config.data.path` (data moved since training).
+    The part of `load_workdir` that does not wrap the model in an adapter, so that models no
+    adapter takes (class-conditional PixelCNNs) can be restored too (`tfglow.fewshot_export`).
+
+    Returns:
+      `(model, task, checkpoint path, step)`: the model holding the EMA weights, and the run's
+      task (its `config` and data `info`).
 
     Raises:
       FileNotFoundError: without the workdir, its config or the checkpoint.
@@ -1202,10 +1200,33 @@ def load_workdir(
     # Evaluate the averaged (Polyak) weights, as training's evaluation does.
     for variable, shadow in zip(model.trainable_variables, ema.shadows, strict=True):
         variable.assign(shadow)
+    return model, task, path, int(step.numpy())
+
+
+def load_workdir(
+    workdir: str,
+    checkpoint: str | int | None = None,
+    num_noise_samples: int = 8,
+    data_path: str = '',
+) -> LoadedModel:
+    """Rebuilds a `tfglow-train` workdir's model and restores a checkpoint's EMA weights.
+
+    Args:
+      workdir: the training run's directory (`config.json`, `checkpoints/`, `best/`).
+      checkpoint: None or 'latest', 'best', a step, or a path (see
+        `tfglow.trained.resolve_checkpoint`).
+      num_noise_samples: dequantisation draws per image, for flows. Default value: 8.
+      data_path: if set, replaces the run's `config.data.path` (data moved since training).
+
+    Raises:
+      FileNotFoundError: without the workdir, its config or the checkpoint.
+      ValueError: for an unknown model name, or a checkpoint that does not match.
+    """
+    model, task, path, step = restore_workdir(workdir, checkpoint, data_path)
     adapter = as_adapter(
         model,
-        n_bits=int(config.model.n_bits_x),
+        n_bits=int(task.config.model.n_bits_x),
         num_noise_samples=num_noise_samples,
         name=os.path.basename(os.path.normpath(workdir)),
     )
-    return LoadedModel(adapter, config, path, int(step.numpy()))
+    return LoadedModel(adapter, task.config, path, step)

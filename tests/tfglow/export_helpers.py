@@ -1,7 +1,8 @@
 """Briefly trained Glows shared by the export, attributes and tools tests (not a test module).
 
 Each model is trained once per process (`functools.cache`) on the real Fashion-MNIST idx files,
-into a temporary workdir removed at exit. Also a subprocess entry point that loads a SavedModel in
+into a temporary workdir removed at exit; `untrained_workdir` writes any config's model without
+training it. Also a subprocess entry point that loads a SavedModel in
 a fresh process and calls every signature:
 
   python -m tests.tfglow.export_helpers call_signatures EXPORT_DIR INPUTS.npz OUTPUTS.npz
@@ -22,6 +23,8 @@ SMOKE_CONFIG = os.path.join(REPO_ROOT, 'configs', 'fashion_mnist_glow.py') + ':s
 # Steps of the shared model: enough to move test bits/dim well below the initial ~7.8, while
 # training in about 15 s on two CPU cores.
 TRAIN_STEPS = 300
+# The step of `untrained_workdir`'s checkpoint.
+UNTRAINED_STEP = 2
 
 
 def _temporary_workdir(prefix: str) -> str:
@@ -65,6 +68,41 @@ def conditional_workdir() -> str:
     config.num_eval_examples = 16
     workdir = _temporary_workdir('tfglow_export_conditional_test_')
     train.train_and_evaluate(config, workdir)
+    return workdir
+
+
+@functools.cache
+def untrained_workdir(spec: str) -> str:
+    """A workdir of config `spec`'s model as `tfglow-train` leaves it, without the training.
+
+    The model is initialised as the trainer does (data-dependent init on real data), moved off
+    its zero-initialised state (so that a support set matters), and saved with its EMA weights
+    in a checkpoint at step `UNTRAINED_STEP`, the raw weights differing from the EMA weights.
+    """
+    import tensorflow as tf
+
+    from tfglow import config_lib, tasks
+    from tfglow.ema import ExponentialMovingAverage
+    from tfp_flows import testing
+
+    config = config_lib.load_config(spec)
+    workdir = _temporary_workdir('tfglow_untrained_')
+    config_lib.write_config(config, workdir)
+    task = tasks.get_task(config)
+    model = task.build_model()
+    task.initialize(model)
+    # More than 0.01 blows the smoke flows' densities up.
+    testing.perturb_variables(model, 0.01, seed=1)
+    ema = ExponentialMovingAverage(model.trainable_variables, config.ema_decay)
+    ema.reset()
+    # The raw weights differ from their average: only the average may be exported.
+    testing.perturb_variables(model, 0.01, seed=2)
+    step = tf.Variable(UNTRAINED_STEP, dtype=tf.int64)
+    checkpoint = tf.train.Checkpoint(model=model, ema=ema, step=step)
+    manager = tf.train.CheckpointManager(
+        checkpoint, os.path.join(workdir, 'checkpoints'), max_to_keep=1, step_counter=step
+    )
+    manager.save(checkpoint_number=UNTRAINED_STEP)
     return workdir
 
 

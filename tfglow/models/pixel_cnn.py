@@ -54,7 +54,7 @@ def build_attention_pixel_cnn(
     Args:
       model_config: the config's `model` section (`output`, `num_layers`, `hidden_width`,
         `num_mixtures`, `num_heads`, `key_width`, `value_width`, `encoder_width`,
-        `encoder_layers`).
+        `encoder_layers`, `support_pool`).
       image_shape: `(H, W, C)` of the data.
       seed: seed of the random initial weights.
 
@@ -73,6 +73,8 @@ def build_attention_pixel_cnn(
         value_width=model_config.value_width,
         encoder_width=model_config.encoder_width,
         encoder_layers=model_config.encoder_layers,
+        # Workdirs written before the key existed pooled nothing.
+        support_pool=model_config.get('support_pool', 1),
         seed=seed,
     )
 

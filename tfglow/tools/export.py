@@ -2,10 +2,16 @@
 
     tfglow-export --workdir=workdirs/fashion_mnist_glow --export_dir=exports/fashion_mnist_glow \\
         [--checkpoint=best] [--attributes=directions.npz] [--version=3]
+    tfglow-export --workdir=workdirs/omniglot_fewshot_glow \\
+        --export_dir=exports/omniglot_fewshot_glow [--num_noise_samples=8]
 
-Writes `<export_dir>/<version>/` (the next free version by default) with the signatures
-serving_default, bits_per_dim, encode, decode, interpolate and manipulate (see tfglow.export), and
-prints its path. `--attributes` takes the file written by `tfglow-attributes`.
+Writes `<export_dir>/<version>/` (the next free version by default) and prints its path. The
+run's `config.model.name` decides the signatures: a 'glow' run gets serving_default,
+bits_per_dim, encode, decode, interpolate and manipulate (see tfglow.export); `--attributes`
+takes the file written by `tfglow-attributes`. A 'fewshot_glow' run gets fewshot_log_prob and
+fewshot_sample (plus encode and decode for `context='none'`), an 'attention_pixelcnn' or
+'pixelcnn' run log_prob and sample (see tfglow.fewshot_export); `--num_noise_samples` sets the
+dequantisation draws of fewshot_log_prob.
 """
 
 import sys
@@ -24,6 +30,11 @@ _CHECKPOINT = flags.DEFINE_string(
 _ATTRIBUTES = flags.DEFINE_string(
     'attributes', None, 'Attribute directions from tfglow-attributes, for the manipulate signature.'
 )
+_NUM_NOISE_SAMPLES = flags.DEFINE_integer(
+    'num_noise_samples',
+    8,
+    "Dequantisation noise draws of a few-shot Glow's fewshot_log_prob (other models ignore it).",
+)
 _VERSION = flags.DEFINE_integer(
     'version', None, 'Version number to write; default: one more than the largest present.'
 )
@@ -40,6 +51,7 @@ def main(argv: list[str]) -> None:
             _CHECKPOINT.value,
             attributes=_ATTRIBUTES.value,
             version=_VERSION.value,
+            num_noise_samples=_NUM_NOISE_SAMPLES.value,
         )
     except (OSError, ValueError) as e:
         logging.debug('Traceback:', exc_info=True)

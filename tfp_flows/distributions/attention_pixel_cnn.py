@@ -13,7 +13,7 @@ class AttentionPixelCNN(PixelCNN):
     """A gated PixelCNN whose layers attend over a support set of images of the same class.
 
     ```none
-    features = SupportEncoder([support_k, positional channels])    # [B, K*H*W, E], once per set
+    features = SupportEncoder([support_k, positional channels])    # [B, K*M, E], once per set
     at each layer l in attention_layers, at every target pixel (r, c):
       q = Q(h_l[r, c]) + Q_pos(p(r, c)),  k, v = K_l(features), V_l(features)
       h_pre_l[r, c] += O(multi-head softmax(q . k / sqrt(d)) v)     # over valid support positions
@@ -31,8 +31,9 @@ class AttentionPixelCNN(PixelCNN):
     traced with `[None, None, H, W, C]`. `log_prob(x, support=s)` takes `x [..., B, H, W, C]`;
     `sample(n, support=s)` returns `[n, B, H, W, C]`: `n` samples for each of the `B` sets.
 
-    Cost: attention in `log_prob` is `O(B * heads * (H W)^2 * K)` in time and memory per
-    attention layer; in `sample`, `O(heads * H W * K)` per generated pixel.
+    Cost: with `M = H W / support_pool^2` support positions per image, attention in `log_prob` is
+    `O(B * heads * H W * M * K)` in time and memory per attention layer; in `sample`,
+    `O(heads * M * K)` per generated pixel.
 
     Args:
       image_shape: `(H, W, C)`.
@@ -47,6 +48,8 @@ class AttentionPixelCNN(PixelCNN):
       encoder_width: channels of the support encoder's convolutions. Default value: 32.
       encoder_layers: 3x3 convolutions of the support encoder. Default value: 2.
       num_frequencies: frequencies of the positional channels (4 per frequency). Default: 4.
+      support_pool: side of the average-pooling window over the encoded support (must divide H
+        and W): 2 gives a key per 2x2 patch and a quarter of the attention cost. Default: 1.
       kernel_size, first_kernel_size, head_width, num_classes, num_mixtures, image_dtype,
         validate_args, dtype: as in `tfp_flows.PixelCNN`, with the same defaults.
       seed: int, `np.random.SeedSequence` or None, for the initial weights. Default value: None.
@@ -84,6 +87,7 @@ class AttentionPixelCNN(PixelCNN):
         encoder_width: int = 32,
         encoder_layers: int = 2,
         num_frequencies: int = 4,
+        support_pool: int = 1,
         kernel_size: int = 3,
         first_kernel_size: int = 7,
         head_width: int | None = None,
@@ -142,6 +146,7 @@ class AttentionPixelCNN(PixelCNN):
                 encoder_width,
                 encoder_layers,
                 num_frequencies,
+                pool=support_pool,
                 seed=encoder_seed,
                 dtype=self._float_dtype,
                 name='support_encoder',
@@ -217,12 +222,11 @@ class AttentionPixelCNN(PixelCNN):
         # The targets are [*S, B] flattened, sample-major: target s * B + b uses set b, which is
         # how SupportAttention batches queries; the support is encoded once per set.
         del leading
-        height, width, _ = self.image_shape
         features = self.encoder(self.preprocess(conditioning['support']))
         mask = conditioning['support_mask']
         if mask is not None:
-            # Slot k covers positions k*H*W .. (k+1)*H*W - 1 of the flattened support.
-            mask = tf.repeat(mask, height * width, axis=1)
+            # Slot k covers positions k*M .. (k+1)*M - 1 of the flattened support.
+            mask = tf.repeat(mask, self.encoder.positions_per_image, axis=1)
         reads = {
             index: (attention, *attention.keys_and_values(features))
             for index, attention in zip(self._attention_layers, self.attention)

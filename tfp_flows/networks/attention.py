@@ -103,17 +103,21 @@ class SupportEncoder(tf.Module):
     ```none
     e = [s, p]                          # s: support image [H, W, C], p: positional_channels
     e = relu(Conv3x3(e))                # num_layers times
-    features = [e, p]                   # [K * H * W, width + 4F] per set
+    features = AvgPool_s([e, p])        # [K * (H/s) * (W/s), width + 4F] per set
     ```
 
     Positional channels go in (so convolutions can localise content) and are appended again at the
-    end (so keys can match positions exactly).
+    end (so keys can match positions). Pooling by `s` (`pool`) cuts the support positions, and so
+    the attention's time and memory, by `s^2`: each key then summarises an `s x s` patch, and its
+    positional channels are the patch's mean, which still peaks against a query at the patch.
 
     Args:
       image_shape: `(H, W, C)`.
       width: channels of the hidden convolutions. Default value: 32.
       num_layers: 3x3 convolutions. Default value: 2.
       num_frequencies: `F` of `positional_channels`. Default value: 4.
+      pool: `s`, the side of the average-pooling window (and stride); must divide H and W.
+        Default value: 1 (a key at every support pixel).
       seed: int, `np.random.SeedSequence` or None, for the initial weights.
       dtype: variable dtype. Default value: `tf.float32`.
       name: module name.
@@ -125,6 +129,7 @@ class SupportEncoder(tf.Module):
         width: int = 32,
         num_layers: int = 2,
         num_frequencies: int = 4,
+        pool: int = 1,
         seed=None,
         dtype: tf.DType = tf.float32,
         name: str = 'support_encoder',
@@ -136,7 +141,15 @@ class SupportEncoder(tf.Module):
                 f'{width}.'
             )
         height, image_width, channels = image_shape
+        if not isinstance(pool, int) or pool < 1 or height % pool or image_width % pool:
+            raise ValueError(
+                f'the support pooling window must be an integer >= 1 dividing H={height} and '
+                f'W={image_width}; got {pool}.'
+            )
         self.image_shape = (height, image_width, channels)
+        self.pool = pool
+        # Support positions per image, after pooling.
+        self.positions_per_image = (height // pool) * (image_width // pool)
         self.positional = positional_channels(height, image_width, num_frequencies, dtype)
         self.positional_width = 4 * num_frequencies
         self.feature_width = width + self.positional_width
@@ -154,7 +167,10 @@ class SupportEncoder(tf.Module):
             ]
 
     def __call__(self, support: tf.Tensor) -> tf.Tensor:
-        """`support [B, K, H, W, C]` (network-scaled floats) -> features `[B, K * H * W, E]`."""
+        """`support [B, K, H, W, C]` (network-scaled floats) -> features `[B, K * M, E]`.
+
+        `M = (H / pool) * (W / pool)` positions per support image, image after image.
+        """
         height, width, channels = self.image_shape
         images = tf.reshape(support, [-1, height, width, channels])
         positional = tf.broadcast_to(
@@ -164,6 +180,8 @@ class SupportEncoder(tf.Module):
         for conv in self.convs:
             e = tf.nn.relu(conv(e))
         features = tf.concat([e, positional], axis=-1)
+        if self.pool > 1:
+            features = tf.nn.avg_pool2d(features, self.pool, self.pool, 'VALID')
         batch = tf.shape(support)[0]
         return tf.reshape(features, [batch, -1, self.feature_width])
 

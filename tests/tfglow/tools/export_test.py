@@ -56,6 +56,41 @@ class ExportBinaryTest(tf.test.TestCase):
         )['images']
         self.assertEqual(images.shape, (2, 28, 28, 1))
 
+    def test_exports_a_few_shot_model(self):
+        workdir = export_helpers.untrained_workdir(
+            'configs/omniglot_fewshot_glow.py:smoke,unconditional'
+        )
+        base = os.path.join(self.get_temp_dir(), 'fewshot_exports')
+        result = export_helpers.run(
+            [
+                export_helpers.console_script('tfglow-export'),
+                f'--workdir={workdir}',
+                f'--export_dir={base}',
+                '--num_noise_samples=2',
+            ]
+        )
+        self.assertEqual(result.returncode, 0, result.stderr[-3000:])
+        path = os.path.join(base, '1')
+        self.assertEqual(result.stdout.strip().splitlines()[-1], path)
+        with open(os.path.join(path, export.METADATA_PATH)) as f:
+            metadata = json.load(f)
+        self.assertEqual(metadata['model_family'], 'fewshot_glow')
+        self.assertEqual(metadata['num_noise_samples'], 2)
+        signatures = tf.saved_model.load(path).signatures
+        self.assertEqual(
+            set(signatures),
+            {'serving_default', 'fewshot_log_prob', 'fewshot_sample', 'encode', 'decode'},
+        )
+        images = signatures['fewshot_sample'](
+            support=tf.zeros([3, 1, 28, 28, 1], tf.uint8),
+            num=tf.constant(2),
+            temperature=tf.constant(0.7),
+            seed=tf.constant(0, tf.int64),
+        )['images']
+        self.assertEqual(images.shape, (2, 3, 28, 28, 1))
+        latents = signatures['encode'](images=images[0])['latents']
+        self.assertAllEqual(signatures['decode'](latents=latents)['images'], images[0])
+
     def test_errors_end_with_a_message(self):
         result = export_helpers.run(
             [

@@ -39,6 +39,7 @@ class AttentionPixelCNNTest(tf.test.TestCase, parameterized.TestCase):
         ('bernoulli_rgb', 'bernoulli', (4, 4, 3), dict(num_layers=4)),
         ('categorical_gray', 'categorical', (3, 3, 1), dict(num_heads=2)),
         ('logistic_rgb_two_heads_per_channel', 'logistic_mixture', (2, 3, 3), dict(num_heads=6)),
+        ('pooled_support', 'categorical', (4, 4, 3), dict(support_pool=2)),
     )
     def test_each_sub_pixel_depends_on_all_earlier_and_no_later_ones(self, output, shape, options):
         model = perturbed(AttentionPixelCNN(shape, output, **dict(TINY, **options)))
@@ -69,6 +70,24 @@ class AttentionPixelCNNTest(tf.test.TestCase, parameterized.TestCase):
         # 0/1 integer masks are accepted as well as bool ones.
         as_ints = model.log_prob(images, support=support, support_mask=mask.astype(np.int32))
         self.assertAllEqual(as_ints, expected)
+
+    def test_pooled_support_masks_whole_slots_and_reads_every_pixel(self):
+        shape = (4, 4, 1)
+        model = perturbed(AttentionPixelCNN(shape, 'bernoulli', **dict(TINY, support_pool=2)))
+        self.assertEqual(model.encoder.positions_per_image, 4)
+        images = _support(2, 1, shape, 1, seed=1)[:, 0]
+        support = _support(2, 3, shape, 1)
+        mask = np.array([[True, False, True], [False, True, False]])
+        expected = model.log_prob(images, support=support, support_mask=mask)
+        scrambled = support.copy()
+        scrambled[~mask] = 1 - scrambled[~mask]
+        self.assertAllEqual(model.log_prob(images, support=scrambled, support_mask=mask), expected)
+        # Pooling averages a patch, it does not subsample it: every support pixel still counts.
+        for row, col in [(0, 0), (1, 1), (3, 2)]:
+            changed = support.copy()
+            changed[:, :, row, col] = 1 - changed[:, :, row, col]
+            changed_log_prob = model.log_prob(images, support=changed, support_mask=mask)
+            self.assertTrue(np.all(np.abs(changed_log_prob - expected) > 1e-6))
 
     def test_changing_a_visible_slot_changes_the_log_prob(self):
         shape = (3, 3, 1)
@@ -140,7 +159,7 @@ class AttentionPixelCNNTest(tf.test.TestCase, parameterized.TestCase):
 
     def test_sampler_matches_the_parallel_pass_under_teacher_forcing(self):
         shape = (3, 3, 3)
-        model = perturbed(AttentionPixelCNN(shape, **dict(TINY, num_classes=2)))
+        model = perturbed(AttentionPixelCNN(shape, **dict(TINY, num_classes=2, support_pool=3)))
         rng = np.random.default_rng(0)
         images = tf.constant(rng.integers(0, 256, (4, *shape)), tf.int32)
         # Two samples per set, sample-major as in sample(2, support=...): [S=2, B=2].
@@ -279,6 +298,7 @@ class AttentionPixelCNNTest(tf.test.TestCase, parameterized.TestCase):
         ('attend_past_the_end', dict(attention_layers=(3,)), 'attention_layers must be'),
         ('fewer_heads_than_channels', dict(num_heads=2), 'num_heads must be >= C=3'),
         ('unknown_output', dict(output='gaussian'), 'output must be one of'),
+        ('pool_not_dividing', dict(support_pool=3), 'pooling window must be an integer >= 1'),
     )
     def test_bad_construction_raises_clear_value_error(self, overrides, message):
         options = dict(TINY, **overrides)
