@@ -564,6 +564,17 @@ def _score_rows(
 # Cardinality sweep.
 
 
+def _gain(reference: np.ndarray, log_probs: np.ndarray) -> dict:
+    """NLL under `reference` minus NLL under `log_probs`, target by target: mean, standard error.
+
+    Both score the same targets with the same noise, so the paired difference is measured far
+    more precisely than either NLL (whose spread over targets dominates their standard errors).
+    """
+    gain = np.asarray(log_probs, np.float64) - np.asarray(reference, np.float64)
+    stderr = float(gain.std(ddof=1) / math.sqrt(len(gain))) if len(gain) > 1 else None
+    return {'nats_per_image': float(gain.mean()), 'stderr': stderr}
+
+
 def _summary(log_probs: np.ndarray, num_dims: int) -> dict:
     nll = -np.asarray(log_probs, np.float64)
     stderr = float(nll.std(ddof=1) / math.sqrt(len(nll))) if len(nll) > 1 else None
@@ -599,6 +610,10 @@ def cardinality_sweep(
       `{'k': K, estimator: stats}`; `no_support`: `{estimator: stats}`; `baseline_no_support`:
       the same for `baseline`, or None. `stats` is `{'nats_per_image': mean NLL, 'stderr': its
       standard error over targets (None for one target), 'bits_per_dim': mean NLL / (D ln 2)}`.
+      `paired_gains`: one row per K, `{'k': K, estimator: {'over_first_k', 'over_no_support'
+      (, 'over_baseline'): gain}}`, where `gain` is `{'nats_per_image', 'stderr'}` of the
+      reference's NLL minus the NLL at K, target by target (positive: K is better); the
+      baseline's only for the estimators both models have.
 
     Raises:
       ValueError: for a model without support, a baseline of another image shape, bad K, or
@@ -644,10 +659,13 @@ def cardinality_sweep(
 
     passes = len(ks) + 1 + (baseline is not None)
     progress = _Progress('cardinality sweep', passes * len(targets), 'target images scored')
-    conditional = []
-    for k in ks:
-        scores = _score_rows(model, pool, targets, others[:, :k], seeds, batch_size, progress)
-        conditional.append({'k': k, **{e: _summary(v, num_dims) for e, v in scores.items()}})
+    by_k = {
+        k: _score_rows(model, pool, targets, others[:, :k], seeds, batch_size, progress) for k in ks
+    }
+    conditional = [
+        {'k': k, **{e: _summary(v, num_dims) for e, v in scores.items()}}
+        for k, scores in by_k.items()
+    ]
     no_support = _score_rows(model, pool, targets, None, seeds, batch_size, progress)
     result = {
         'model': describe(model),
@@ -661,10 +679,30 @@ def cardinality_sweep(
         'no_support': {e: _summary(v, num_dims) for e, v in no_support.items()},
         'baseline_no_support': None,
     }
+    baseline_scores = {}
     if baseline is not None:
-        scores = _score_rows(baseline, pool, targets, None, seeds, batch_size, progress)
+        baseline_scores = _score_rows(baseline, pool, targets, None, seeds, batch_size, progress)
         result['baseline'] = describe(baseline)
-        result['baseline_no_support'] = {e: _summary(v, num_dims) for e, v in scores.items()}
+        result['baseline_no_support'] = {
+            e: _summary(v, num_dims) for e, v in baseline_scores.items()
+        }
+    references = {'over_first_k': by_k[ks[0]], 'over_no_support': no_support}
+    if baseline_scores:
+        references['over_baseline'] = baseline_scores
+    result['paired_gains'] = [
+        {
+            'k': k,
+            **{
+                e: {
+                    name: _gain(reference[e], values)
+                    for name, reference in references.items()
+                    if e in reference
+                }
+                for e, values in scores.items()
+            },
+        }
+        for k, scores in by_k.items()
+    ]
     return result
 
 
@@ -711,7 +749,37 @@ def format_sweep_table(sweep: dict) -> str:
     for row in sweep['conditional']:
         cells = [_cell(row[e] if source is None else sweep[source][e]) for _, e, source in columns]
         lines.append(f'| {row["k"]} | ' + ' | '.join(cells) + ' |')
-    return '\n'.join([*lines, '', *_legend([sweep['model'], sweep['baseline']])])
+    return '\n'.join(
+        [*lines, '', *_paired_gains_table(sweep), '', *_legend([sweep['model'], sweep['baseline']])]
+    )
+
+
+def _paired_gains_table(sweep: dict) -> list[str]:
+    first_k = sweep['ks'][0]
+    titles = {
+        'over_first_k': f'over K={first_k}',
+        'over_no_support': 'over no support',
+        'over_baseline': 'over baseline',
+    }
+    names = [n for n in titles if n != 'over_baseline' or sweep['baseline'] is not None]
+    lines = [
+        'Paired gains: NLL of the reference minus NLL at K, target by target (same targets and '
+        'noise), nats/image ± standard error; positive means K is better.',
+        '',
+        '| K | estimator | ' + ' | '.join(titles[n] for n in names) + ' |',
+        '|---' * (len(names) + 2) + '|',
+    ]
+    for row in sweep['paired_gains']:
+        for estimator, gains in row.items():
+            if estimator == 'k':
+                continue
+            cells = []
+            for name in names:
+                gain = gains.get(name)
+                error = '' if gain is None or gain['stderr'] is None else f' ± {gain["stderr"]:.2f}'
+                cells.append('' if gain is None else f'{gain["nats_per_image"]:+.2f}{error}')
+            lines.append(f'| {row["k"]} | {estimator} | ' + ' | '.join(cells) + ' |')
+    return lines
 
 
 def _legend(models: list[dict | None]) -> list[str]:

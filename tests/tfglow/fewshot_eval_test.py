@@ -350,9 +350,23 @@ class SweepTest(tf.test.TestCase):
         by_k = {s.shape[1]: s for s in model.scored_supports}
         self.assertAllEqual(by_k[2][:, :1], by_k[1])
         self.assertAllEqual(by_k[4][:, :2], by_k[2])
+        # Paired gains: the mean of differences is the difference of means; none at the first K.
+        gains = {row['k']: row['exact'] for row in sweep['paired_gains']}
+        self.assertEqual(gains[1]['over_first_k'], {'nats_per_image': 0.0, 'stderr': 0.0})
+        for row in sweep['conditional']:
+            gain = gains[row['k']]
+            self.assertAlmostEqual(
+                gain['over_first_k']['nats_per_image'], nll[0] - row['exact']['nats_per_image']
+            )
+            self.assertAlmostEqual(
+                gain['over_no_support']['nats_per_image'],
+                sweep['no_support']['exact']['nats_per_image'] - row['exact']['nats_per_image'],
+            )
+            self.assertIn('over_baseline', gain)
         json.dumps(sweep)  # JSON-ready.
         table = fewshot_eval.format_sweep_table(sweep)
         self.assertIn('| 4 |', table)
+        self.assertIn('| 4 | exact | +', table)
         self.assertIn('exact: exact log P(x | support)', table)
 
     def test_few_shot_glow_with_an_unconditional_baseline(self):
