@@ -26,7 +26,8 @@ Relations: 'alphabet' (the other classes of the class's own alphabet, from the s
 one out), 'nearest' (the `num_related` base classes nearest to m_K) and 'all' (every base class).
 `kappa = sigma_w^2 / tau^2` is the normal-normal posterior weight of the related mean, estimated on
 the base classes (`sigma_w^2`: within-class variance, `tau^2`: spread of class means around their
-relation's mean); `nu` (`prior_dof`) is fixed.
+relation's mean); `nu` (`prior_dof`) is fixed. `leave_one_out_error` is the same measure on a
+set without an evaluation split (Fashion-MNIST): each class against the statistics of the others.
 """
 
 import math
@@ -43,6 +44,7 @@ __all__ = [
     'DEFAULT_POOL_SIZES',
     'H2_RELATIONS',
     'estimation_error',
+    'leave_one_out_error',
     'mean_prior_strength',
     'pooling_normality',
 ]
@@ -67,6 +69,8 @@ def _pools(latents: ClassLatents, size, sets: int, rng) -> list[np.ndarray]:
     size = int(size)
     if size > classes:
         return []
+    if size == classes:
+        return [np.arange(classes)]  # Every draw would be the same pool.
     return [np.sort(rng.choice(classes, size, replace=False)) for _ in range(sets)]
 
 
@@ -248,6 +252,87 @@ def estimation_error(
       NaN at K = 1 (no estimate).
     """
     ks = sorted({int(k) for k in ks})
+    errors, relations, kappa, num_classes = _raw_errors(
+        targets, base, ks, relations, num_related, draws, max_classes, prior_dof, seed
+    )
+    return {
+        'ks': ks,
+        'relations': relations,
+        'kappa': kappa,
+        'prior_dof': prior_dof,
+        'num_related': num_related,
+        'num_classes': num_classes,
+        'draws': draws,
+        'seed': seed,
+        'errors': _summarize(errors),
+    }
+
+
+def leave_one_out_error(
+    latents: ClassLatents,
+    ks: Sequence[int] = DEFAULT_KS,
+    *,
+    relations: Sequence[str] = ('nearest', 'all'),
+    num_related: int = 3,
+    draws: int = 2,
+    prior_dof: float = 10.0,
+    seed: int = 0,
+) -> dict:
+    """Hypothesis 2 on one labelled set: each class against the statistics of all the others.
+
+    For a dataset with a handful of classes and no separate evaluation split (Fashion-MNIST), class
+    `c`'s K-shot estimates are combined with the statistics of the other classes (`base` of
+    `estimation_error` is every class but `c`; kappa is measured on those). Args as
+    `estimation_error`; 'alphabet' is not a relation here.
+
+    Returns:
+      As `estimation_error`, with 'kappa' the mean over the left-out classes and
+      'leave_one_out': True.
+    """
+    if latents.num_classes < 3:
+        raise ValueError(f'leave-one-out needs >= 3 classes; got {latents.num_classes}.')
+    if 'alphabet' in relations:
+        raise ValueError("relation 'alphabet' needs groups of classes; use 'nearest' or 'all'.")
+    ks = sorted({int(k) for k in ks})
+    errors, kappas = None, []
+    for c in range(latents.num_classes):
+        others = [j for j in range(latents.num_classes) if j != c]
+        raw, relations, kappa, _ = _raw_errors(
+            latents.subset([c]),
+            BaseStatistics(latents.subset(others)),
+            ks,
+            relations,
+            num_related,
+            draws,
+            0,
+            prior_dof,
+            seed + c,  # Other K-subsets per class (each call sees its class as index 0).
+        )
+        kappas.append(kappa)
+        if errors is None:
+            errors = raw
+        else:
+            for quantity, by_estimator in raw.items():
+                for estimator, per_k in by_estimator.items():
+                    for merged, values in zip(errors[quantity][estimator], per_k, strict=True):
+                        merged.extend(values)
+    return {
+        'ks': ks,
+        'relations': list(relations),
+        'kappa': {r: float(np.mean([k[r] for k in kappas])) for r in relations},
+        'prior_dof': prior_dof,
+        'num_related': num_related,
+        'num_classes': latents.num_classes,
+        'draws': draws,
+        'seed': seed,
+        'leave_one_out': True,
+        'errors': _summarize(errors),
+    }
+
+
+def _raw_errors(targets, base, ks, relations, num_related, draws, max_classes, prior_dof, seed):
+    """`estimation_error`'s loop: `(errors {quantity: {estimator: [[values] per K]}}, relations,
+    kappa, number of target classes)`."""
     if not ks or ks[0] < 1 or ks[-1] >= int(np.min(targets.counts)):
         raise ValueError(
             f'ks must be in [1, {int(np.min(targets.counts)) - 1}] (below the smallest class); '
@@ -356,6 +441,11 @@ def estimation_error(
                         f'alone+{relation}',
                         _frobenius_error(a, b, inner, truth_norm2),
                     )
+    return errors, relations, kappa, len(classes)
+
+
+def _summarize(errors: dict) -> dict:
+    """Mean and standard error per K of `_raw_errors`' values."""
     summary = {}
     for quantity, by_estimator in errors.items():
         summary[quantity] = {}
@@ -366,14 +456,4 @@ def estimation_error(
                 for v in per_k
             ]
             summary[quantity][estimator] = {'mean': means, 'stderr': stderrs}
-    return {
-        'ks': ks,
-        'relations': relations,
-        'kappa': kappa,
-        'prior_dof': prior_dof,
-        'num_related': num_related,
-        'num_classes': len(classes),
-        'draws': draws,
-        'seed': seed,
-        'errors': summary,
-    }
+    return summary

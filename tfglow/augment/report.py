@@ -12,6 +12,11 @@ augment_examples.png   support images and augmented images of a few evaluation c
 latents_cache.npz      the encoded images (reused when the checkpoint and classes match)
 feature_extractor/     the CNN of the classification (reused when its settings match)
 ```
+
+`run_hypotheses_report` is the report of a labelled set with a few classes and no alphabets or
+evaluation classes (Fashion-MNIST: 10 classes of one category, clothing): both hypotheses on the
+train split's classes (hypothesis 2 leaves each class out in turn), without the classification,
+augment_examples.png and feature_extractor/. `DATASET_MODES` says which report a dataset gets.
 """
 
 import dataclasses
@@ -30,7 +35,22 @@ from tfglow.augment import evaluate, features, hypotheses
 from tfglow.augment.latent import ClassLatents, LatentCodec, encode_classes, group_of
 from tfglow.augment.methods import METHODS, AugmentOptions, BaseStatistics, augment_latents
 
-__all__ = ['ReportOptions', 'rewrite_report', 'run_report', 'write_report']
+__all__ = [
+    'DATASET_MODES',
+    'FLAT_POOL_SIZES',
+    'ReportOptions',
+    'report_mode',
+    'rewrite_report',
+    'run_hypotheses_report',
+    'run_report',
+    'write_report',
+]
+
+# config.data.name -> the report it supports: 'full' (alphabets, evaluation classes: Omniglot) or
+# 'hypotheses' (one category of a few classes: both hypotheses only, see run_hypotheses_report).
+DATASET_MODES = {'omniglot': 'full', 'fashion_mnist': 'hypotheses'}
+# Hypothesis 1's pool sizes for a 10-class set (10: every class, so no 'all').
+FLAT_POOL_SIZES = (1, 2, 5, 10)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -57,6 +77,8 @@ class ReportOptions:
       sweep_episodes: episodes per setting and strength of the sweep (with seed `seed + 1`, so
         other episodes than the main table's).
       feature_options: the feature extractor.
+      images_per_class: images per class used by `run_hypotheses_report`, drawn with `seed`
+        (0 = all).
       seed: every random choice.
     """
 
@@ -78,7 +100,23 @@ class ReportOptions:
     sweep_settings: tuple[tuple[int, int], ...] = ((5, 1), (5, 5))
     sweep_episodes: int = 100
     feature_options: features.FeatureOptions = features.FeatureOptions()
+    images_per_class: int = 0
     seed: int = 0
+
+
+def report_mode(data_name: str) -> str:
+    """'full' or 'hypotheses': the report a run on `config.data.name` supports.
+
+    Raises:
+      ValueError: for data without a supported report, naming the supported ones.
+    """
+    if data_name not in DATASET_MODES:
+        supported = ', '.join(f'{name} ({mode})' for name, mode in DATASET_MODES.items())
+        raise ValueError(
+            f'no augmentation report for data {data_name!r}: supported are {supported}; for '
+            'other labelled data name the report (tfglow-augment-report --mode).'
+        )
+    return DATASET_MODES[data_name]
 
 
 def _subset(class_arrays: Mapping[str, np.ndarray], limit: int, seed) -> dict[str, np.ndarray]:
@@ -283,11 +321,16 @@ def h1_markdown(h1: dict) -> str:
             )
             if grows
         ]
+        pooled = (
+            f'At P = {first["pool"]} ({first["mean_rows"]:.0f} images) the tests have little '
+            'power; as classes are pooled'
+            if first['mean_rows'] < 100
+            else 'As classes are pooled'
+        )
         verdict.append(
-            f'Pooled deviations do not become more normal. At P = {first["pool"]} '
-            f'({first["mean_rows"]:.0f} images) the tests have little power; as classes are '
-            f'pooled, {" and ".join(grew)} grow. A pool of classes with different covariances is '
-            "a scale mixture, whose tails are heavier than a normal's (positive excess kurtosis)."
+            f'Pooled deviations do not become more normal. {pooled}, {" and ".join(grew)} grow. '
+            'A pool of classes with different covariances is a scale mixture, whose tails are '
+            "heavier than a normal's (positive excess kurtosis)."
         )
     else:
         verdict.append(
@@ -337,22 +380,38 @@ def h2_markdown(h2: dict) -> str:
             + f'; best on average: {best_name} (K=1: {_fmt(combined[best_name][0])}, '
             f'K={ks[-1]}: {_fmt(combined[best_name][-1])} vs alone {_fmt(alone[-1])}).'
         )
+        prior_only = [np.array(v['mean']) for e, v in by_estimator.items() if e in h2['kappa']]
+        if prior_only:
+            best_prior = np.nanmin(np.stack(prior_only), axis=0)
+            beaten = [k for k, p, b in zip(ks, best_prior, best, strict=True) if p < b]
+            if beaten:
+                text += (
+                    ' The related statistics alone are better than every combination at '
+                    f'K = {_ks(beaten)}.'
+                )
+        everyone = 'all other classes' if h2.get('leave_one_out') else 'all base classes'
         related = {e: np.nanmean(v['mean']) for e, v in by_estimator.items() if e in h2['kappa']}
         if 'all' in related and len(related) > 1:
             closer = [e for e in related if e != 'all' and related[e] < related['all']]
             beat = (
-                f'Related classes alone ({", ".join(closer)}) beat all base classes'
+                f'Related classes alone ({", ".join(closer)}) beat {everyone}'
                 if closer
-                else 'No related set alone beats all base classes'
+                else f'No related set alone beats {everyone}'
             )
             averages = ', '.join(f'{e} {_fmt(v)}' for e, v in related.items())
             text += f' {beat} (mean over K: {averages}).'
         verdicts.append(text)
     kappa = ', '.join(f'{r} {v:.1f}' for r, v in h2['kappa'].items())
+    targets = (
+        f'{h2["num_classes"]} classes, each left out in turn (its relations: the other '
+        f'{h2["num_classes"] - 1})'
+        if h2.get('leave_one_out')
+        else f'{h2["num_classes"]} evaluation classes'
+    )
     header = (
-        f'{h2["num_classes"]} evaluation classes, {h2["draws"]} draws per K; truth = all images of '
-        f'the class (the K shots included); kappa (mean prior weight, in images): {kappa}; '
-        f'nu (covariance prior dof): {h2["prior_dof"]:g}.'
+        f'{targets}, {h2["draws"]} draws per K; truth = all images of the class (the K shots '
+        f'included); kappa (mean prior weight, in images): {kappa}; nu (covariance prior dof): '
+        f'{h2["prior_dof"]:g}.'
     )
     return '\n'.join([header, *lines, *verdicts])
 
@@ -490,11 +549,83 @@ def run_report(
     return results
 
 
+def run_hypotheses_report(
+    codec: LatentCodec,
+    class_arrays: Mapping[str, np.ndarray],
+    output_dir: str,
+    options: ReportOptions = ReportOptions(pool_sizes=FLAT_POOL_SIZES, num_related=3),
+) -> dict:
+    """Both hypotheses on one labelled set of a few classes of one category (Fashion-MNIST).
+
+    Hypothesis 1 pools the classes' deviations as `run_report` does (an 'alphabet' pool size is
+    dropped: the classes have no groups); hypothesis 2 estimates each class's statistics from K
+    shots, alone and combined with the other classes' ('nearest': the `num_related` nearest,
+    'all': every other class), with `hypotheses.leave_one_out_error`. Writes report.md,
+    results.json, h1_normality.png, h2_errors.png and latents_cache.npz to `output_dir`.
+
+    Args:
+      codec: the flow.
+      class_arrays: `{class: uint8 [n, H, W, C]}`, >= 3 classes of more than `max(ks)` images.
+      output_dir: created if missing.
+      options: `ReportOptions`; its classification fields, `max_classes` and `h2_classes` are
+        unused.
+
+    Returns:
+      The dict written to results.json, with 'markdown'.
+    """
+    start = time.monotonic()
+    tf.io.gfile.makedirs(output_dir)
+    arrays = {}
+    for index, (name, images) in enumerate(class_arrays.items()):
+        images = np.asarray(images)
+        if options.images_per_class and options.images_per_class < len(images):
+            rng = np.random.default_rng([options.seed, 3, index])
+            images = images[np.sort(rng.choice(len(images), options.images_per_class, False))]
+        arrays[name] = images
+    latents = _cached_latents(codec, arrays, os.path.join(output_dir, 'latents_cache.npz'), 'train')
+    # Names such as 'T-shirt/top' are not alphabet/character: no groups.
+    latents = dataclasses.replace(latents, groups=[''] * latents.num_classes)
+    logging.info('Hypothesis 1: normality of pooled deviations (%d classes).', latents.num_classes)
+    h1 = hypotheses.pooling_normality(
+        latents,
+        [p for p in options.pool_sizes if p != 'alphabet'],
+        levels=codec.level_slices,
+        num_projections=options.num_projections,
+        sets_per_size=options.sets_per_size,
+        seed=options.seed,
+    )
+    logging.info('Hypothesis 1 done at %.0f s; hypothesis 2 (leave one out).', _since(start))
+    h2 = hypotheses.leave_one_out_error(
+        latents,
+        options.ks,
+        num_related=options.num_related,
+        draws=options.h2_draws,
+        seed=options.seed,
+    )
+    results = {
+        'mode': 'hypotheses',
+        'model': codec.describe(),
+        'options': dataclasses.asdict(options),
+        'num_classes': latents.num_classes,
+        'class_names': latents.names,
+        'images_per_class': [int(n) for n in latents.counts],
+        'hypothesis_1': h1,
+        'hypothesis_2': h2,
+        'seconds': _since(start),
+    }
+    write_report(results, output_dir)
+    logging.info('Report written to %s in %.0f s.', output_dir, _since(start))
+    return results
+
+
 def write_report(results: dict, output_dir: str) -> dict:
     """Writes results.json, report.md and the two plots of `results`; adds 'markdown' to it."""
     plot_normality(results['hypothesis_1'], os.path.join(output_dir, 'h1_normality.png'))
     plot_estimation(results['hypothesis_2'], os.path.join(output_dir, 'h2_errors.png'))
-    results['markdown'] = _markdown(results)
+    if results.get('mode') == 'hypotheses':
+        results['markdown'] = _hypotheses_markdown(results)
+    else:
+        results['markdown'] = _markdown(results)
     with tf.io.gfile.GFile(os.path.join(output_dir, 'report.md'), 'w') as f:
         f.write(results['markdown'] + '\n')
     with tf.io.gfile.GFile(os.path.join(output_dir, 'results.json'), 'w') as f:
@@ -576,6 +707,56 @@ def _markdown(results: dict) -> str:
     ]
     if results.get('strength_sweep'):
         lines += ['', sweep_markdown(results['strength_sweep'])]
+    return '\n'.join(lines)
+
+
+def _span(values: list[int]) -> str:
+    low, high = min(values), max(values)
+    return f'{low}' if low == high else f'{low}–{high}'
+
+
+def _hypotheses_markdown(results: dict) -> str:
+    model = results['model']
+    options = results['options']
+    h2 = results['hypothesis_2']
+    counts = results['images_per_class']
+    lines = [
+        '# Latent-space augmentation hypotheses in a Glow (one category of classes)',
+        '',
+        f'Model: {model["name"]} ({model["type"]}), checkpoint {model["checkpoint"] or "n/a"} '
+        f'(step {model["step"]}), latent levels {model["latent_shapes"]}, {model["n_bits"]} bit(s) '
+        f'per pixel. Classes: {results["num_classes"]} ({", ".join(results["class_names"])}), '
+        f'{_span(counts)} training images each. Seed {options["seed"]}; the run took '
+        f'{results["seconds"] / 60:.1f} min.',
+        '',
+        'Not measured here, as this data has neither: the alphabet pools and relation (the '
+        'classes are one category with no sub-groups) and the few-shot classification with '
+        'augmentation (no held-out evaluation classes; hypothesis 2 leaves each class out '
+        'instead). See the Omniglot report for those.',
+        '',
+        '## Hypothesis 1: pooled within-class deviations tend to a normal',
+        '',
+        f'Deviations z − (class mean), pooled over P classes, projected on '
+        f'{options["num_projections"]} random unit directions per pool (of the whole latent and '
+        'of each Glow level, level_0 the finest); per projection KS and Anderson-Darling A² '
+        'against a normal with its own mean and standard deviation, and excess kurtosis. "null" '
+        'is the median on normal data of exactly the same shape; KS − null and (A² − null) / n '
+        'estimate the distance to normality at any n. Medians over pools and projections. '
+        'Plot: h1_normality.png.',
+        '',
+        h1_markdown(results['hypothesis_1']),
+        '',
+        '## Hypothesis 2: related classes improve few-shot statistics',
+        '',
+        'Each class in turn is the new class; the other classes are its related classes. '
+        'Estimators: alone (K shots), a relation alone (its pooled mean / covariance), '
+        'alone+relation (combined: see tfglow/augment/hypotheses.py). Relations: nearest (the '
+        f'{h2["num_related"]} other classes nearest to the K-shot mean), all (every other '
+        'class). A relative error of 1 is that of estimating 0 (the mean) or a zero matrix. '
+        'Plot: h2_errors.png.',
+        '',
+        h2_markdown(h2),
+    ]
     return '\n'.join(lines)
 
 

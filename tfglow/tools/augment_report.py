@@ -9,12 +9,18 @@ method; writes report.md, results.json and PNG plots to --output_dir (see tfglow
         --output_dir=/tmp/augment_report
     tfglow-augment-report --workdir=... --output_dir=... --episodes=50 --max_classes=100  # quick
 
+Fashion-MNIST (or --mode=hypotheses): both hypotheses only, on the train split's 10 classes
+(no alphabets, no evaluation classes, so no classification; see report.run_hypotheses_report):
+
+    tfglow-augment-report --workdir=workdirs/fashion_mnist_glow --output_dir=/tmp/fashion_report
+
 The defaults are the full protocol (600 episodes per setting, every class). Progress with ETA is
 logged to stderr. Encoded latents and the feature extractor are cached in --output_dir, so a rerun
 with other classification settings skips them; --rewrite_only regenerates report.md and the plots
 from results.json alone.
 """
 
+import dataclasses
 import os
 import sys
 
@@ -24,6 +30,17 @@ from tfglow import config_lib, data
 from tfglow.augment import features, latent, report
 
 _WORKDIR = flags.DEFINE_string('workdir', None, 'Training workdir of the flow.')
+_MODE = flags.DEFINE_enum(
+    'mode',
+    'auto',
+    ('auto', 'full', 'hypotheses'),
+    "Which report: 'full' (hypotheses and classification; Omniglot), 'hypotheses' (both "
+    "hypotheses on the train split's classes, each class left out in turn; Fashion-MNIST), or "
+    "'auto': by the run's config.data.name (see report.DATASET_MODES; others are refused).",
+)
+_IMAGES_PER_CLASS = flags.DEFINE_integer(
+    'images_per_class', 500, 'Hypotheses mode: images per class used (0 = all).'
+)
 _CHECKPOINT = flags.DEFINE_string(
     'checkpoint', 'latest', "Which checkpoint: 'latest', 'best', a step, or a path."
 )
@@ -47,7 +64,9 @@ _STRENGTH = flags.DEFINE_float('strength', 1.0, 'Strength of every augmentation 
 _RELATION = flags.DEFINE_enum(
     'relation', 'nearest', ('nearest', 'all'), 'Related base classes of the methods.'
 )
-_NUM_RELATED = flags.DEFINE_integer('num_related', 10, 'Nearest base classes used.')
+_NUM_RELATED = flags.DEFINE_integer(
+    'num_related', 10, 'Nearest base classes used (hypotheses mode: 3 unless given).'
+)
 _NUM_PROJECTIONS = flags.DEFINE_integer(
     'num_projections', 200, 'Hypothesis 1: random directions per pool.'
 )
@@ -107,6 +126,7 @@ def main(argv: list[str]) -> None:
         sweep_strengths=_floats(_SWEEP_STRENGTHS),
         sweep_episodes=_SWEEP_EPISODES.value,
         feature_options=features.FeatureOptions(epochs=_FEATURE_EPOCHS.value, seed=_SEED.value),
+        images_per_class=_IMAGES_PER_CLASS.value,
         seed=_SEED.value,
     )
     output_dir = _OUTPUT_DIR.value or os.path.join(_WORKDIR.value, 'augment_report')
@@ -115,14 +135,25 @@ def main(argv: list[str]) -> None:
             results = report.rewrite_report(output_dir)
             print(results['markdown'])
             return
-        codec = latent.load_codec(_WORKDIR.value, _CHECKPOINT.value, data_path=_DATA_PATH.value)
         config = config_lib.read_config(_WORKDIR.value)
+        mode = _MODE.value
+        if mode == 'auto':
+            mode = report.report_mode(config.data.get('name', ''))
+        codec = latent.load_codec(_WORKDIR.value, _CHECKPOINT.value, data_path=_DATA_PATH.value)
         if _DATA_PATH.value:
             config.data.path = _DATA_PATH.value
-        logging.info('Model %s at step %d.', codec.checkpoint, codec.step)
+        logging.info('Model %s at step %d; %s report.', codec.checkpoint, codec.step, mode)
         base_arrays = data.load_class_arrays(config.data, config.data.train_split)
-        eval_arrays = data.load_class_arrays(config.data, config.data.eval_split)
-        results = report.run_report(codec, base_arrays, eval_arrays, output_dir, options)
+        if mode == 'hypotheses':
+            options = dataclasses.replace(
+                options,
+                pool_sizes=report.FLAT_POOL_SIZES,
+                num_related=_NUM_RELATED.value if _NUM_RELATED.present else 3,
+            )
+            results = report.run_hypotheses_report(codec, base_arrays, output_dir, options)
+        else:
+            eval_arrays = data.load_class_arrays(config.data, config.data.eval_split)
+            results = report.run_report(codec, base_arrays, eval_arrays, output_dir, options)
     except (OSError, ValueError) as e:
         logging.debug('Traceback:', exc_info=True)
         sys.exit(f'tfglow-augment-report: error: {e}')

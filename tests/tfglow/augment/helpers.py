@@ -1,5 +1,6 @@
 """Shared pieces of the augmentation tests (not a test module): a briefly trained unconditional
-few-shot Glow on the real Omniglot npz files, Omniglot classes, a small feature extractor, and a
+few-shot Glow on the real Omniglot npz files, Omniglot and Fashion-MNIST classes, a small feature
+extractor, and a
 subprocess entry point that calls an augmentation SavedModel's signatures in a fresh process:
 
   python -m tests.tfglow.augment.helpers call_signatures EXPORT_DIR OUT.npz
@@ -80,6 +81,28 @@ def omniglot(split: str, num_classes: int, seed: int = 0) -> dict[str, np.ndarra
     names = sorted(arrays)
     picked = np.random.default_rng(seed).choice(len(names), num_classes, replace=False)
     return {names[i]: arrays[names[i]] for i in np.sort(picked)}
+
+
+@functools.cache
+def fashion_mnist(per_class: int) -> dict[str, np.ndarray]:
+    """The first `per_class` Fashion-MNIST test images of each of the 10 classes."""
+    import ml_collections
+
+    from tfglow import data
+
+    config = ml_collections.ConfigDict(
+        {
+            'source': 'idx',
+            'name': 'fashion_mnist',
+            'path': '',
+            'image_size': 0,
+            'train_split': 'train',
+            'eval_split': 'test',
+            'shuffle_buffer': 100,
+        }
+    )
+    arrays = data.load_class_arrays(config, 'test')
+    return {name: images[:per_class] for name, images in arrays.items()}
 
 
 @functools.cache

@@ -115,6 +115,31 @@ class EstimationErrorTest(tf.test.TestCase):
             )
         self.assertGreater(result['kappa']['alphabet'], 1.0)
 
+    def test_leave_one_out_relates_each_class_to_the_others(self):
+        # Ten classes sharing one covariance, means close together: the others' covariance is a
+        # good prior, and every class is measured once per draw and K.
+        latents = _classes(np.ones(10), per_class=30, seed=3)
+        result = hypotheses.leave_one_out_error(latents, ks=(1, 2, 5), num_related=3, draws=2)
+        self.assertTrue(result['leave_one_out'])
+        self.assertEqual(result['relations'], ['nearest', 'all'])
+        self.assertEqual(result['num_classes'], 10)
+        self.assertEqual(set(result['kappa']), {'nearest', 'all'})
+        errors = result['errors']
+        self.assertEqual(
+            set(errors['mean']),
+            {'alone', 'nearest', 'all', 'alone+nearest', 'alone+all'},
+        )
+        self.assertTrue(math.isnan(errors['covariance']['alone']['mean'][0]))
+        for k_index in (1, 2):
+            self.assertLess(
+                errors['covariance']['alone+all']['mean'][k_index],
+                errors['covariance']['alone']['mean'][k_index],
+            )
+        with self.assertRaisesRegex(ValueError, 'alphabet'):
+            hypotheses.leave_one_out_error(latents, ks=(1,), relations=('alphabet',))
+        with self.assertRaisesRegex(ValueError, '>= 3 classes'):
+            hypotheses.leave_one_out_error(latents.subset([0, 1]), ks=(1,))
+
     def test_rejects_too_many_shots(self):
         latents = _classes(np.ones(4), per_class=5)
         with self.assertRaisesRegex(ValueError, r'ks must be in \[1, 4\]'):

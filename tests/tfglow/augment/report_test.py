@@ -66,6 +66,44 @@ class ReportTest(tf.test.TestCase):
         self.assertEqual(report.rewrite_report(output_dir)['markdown'], results['markdown'])
         self.assertTrue(os.path.exists(os.path.join(output_dir, 'h2_errors.png')))
 
+    def test_hypotheses_only_report_of_fashion_mnist(self):
+        # The Omniglot smoke flow also takes 28x28x1 images: enough to check the wiring.
+        output_dir = os.path.join(self.get_temp_dir(), 'fashion')
+        options = report.ReportOptions(
+            pool_sizes=(*report.FLAT_POOL_SIZES, 'alphabet'),
+            num_projections=10,
+            sets_per_size=2,
+            num_related=3,
+            h2_draws=1,
+            ks=(1, 2, 5),
+            images_per_class=12,
+        )
+        results = report.run_hypotheses_report(
+            helpers.smoke_codec(), helpers.fashion_mnist(15), output_dir, options
+        )
+        for name in ('report.md', 'results.json', 'h1_normality.png', 'h2_errors.png'):
+            self.assertTrue(os.path.exists(os.path.join(output_dir, name)), name)
+        self.assertFalse(os.path.exists(os.path.join(output_dir, 'augment_examples.png')))
+        self.assertEqual(results['num_classes'], 10)
+        self.assertEqual(results['images_per_class'], [12] * 10)
+        self.assertEqual([r['pool'] for r in results['hypothesis_1']['rows']], [1, 2, 5, 10])
+        self.assertEqual(results['hypothesis_1']['rows'][-1]['num_pools'], 1)
+        self.assertEqual(results['hypothesis_2']['relations'], ['nearest', 'all'])
+        markdown = results['markdown']
+        self.assertIn('T-shirt/top', markdown)
+        self.assertIn('each left out in turn', markdown)
+        self.assertIn('few-shot classification with augmentation (no held-out', markdown)
+        self.assertRegex(markdown, r'\*\*Verdict: (not )?supported\.\*\*')
+        self.assertIn('| alone+all | ', markdown)
+        self.assertNotIn('alphabet', markdown.split('## Hypothesis 1')[1])
+        self.assertEqual(report.rewrite_report(output_dir)['markdown'], markdown)
+
+    def test_report_mode_by_data(self):
+        self.assertEqual(report.report_mode('omniglot'), 'full')
+        self.assertEqual(report.report_mode('fashion_mnist'), 'hypotheses')
+        with self.assertRaisesRegex(ValueError, "no augmentation report for data 'cifar10'"):
+            report.report_mode('cifar10')
+
 
 if __name__ == '__main__':
     tf.test.main()
