@@ -92,6 +92,22 @@ def _image_checks(images: tf.Tensor, name: str, image_shape: Sequence[int]):
     return images, [check]
 
 
+def _count_checks(num: tf.Tensor, what: str):
+    """A scalar `num` >= 1 (how many `what` a call makes), and the check on it."""
+    num = tf.ensure_shape(num, [], name='num')
+    return num, [tf.debugging.assert_positive(num, message=f'num ({what}) must be >= 1')]
+
+
+def _non_negative_checks(value: tf.Tensor, name: str):
+    """A scalar float input that must be finite and >= 0 (temperature, strength), and its checks."""
+    value = tf.ensure_shape(value, [], name=name)
+    message = f'{name} must be a finite number >= 0'
+    return value, [
+        tf.debugging.assert_non_negative(value, message=message),
+        tf.debugging.assert_less(value, np.float32(np.inf), message=message),
+    ]
+
+
 def _label_checks(label: tf.Tensor, count: tf.Tensor, what: str, num_classes: int):
     """Shape `[count]`, values in `[0, num_classes)`; returns `(label, checks)`."""
     label = tf.ensure_shape(label, [None], name='label')
@@ -245,15 +261,10 @@ class GlowServingModule(tf.Module):
         return images, label
 
     def _sample(self, num, temperature, seed, label=None):
-        num = tf.ensure_shape(num, [], name='num')
-        temperature = tf.ensure_shape(temperature, [], name='temperature')
+        num, checks = _count_checks(num, 'images to sample')
+        temperature, temperature_checks = _non_negative_checks(temperature, 'temperature')
+        checks += temperature_checks
         seed = tf.ensure_shape(seed, [], name='seed')
-        bad_temperature = 'temperature must be a finite number >= 0'
-        checks = [
-            tf.debugging.assert_positive(num, message='num (images to sample) must be >= 1'),
-            tf.debugging.assert_non_negative(temperature, message=bad_temperature),
-            tf.debugging.assert_less(temperature, np.float32(np.inf), message=bad_temperature),
-        ]
         if label is not None:
             label, label_checks = self._label_checks(label, num, 'sampled image')
             checks += label_checks

@@ -199,11 +199,6 @@ class _SupportServingModule(tf.Module):
             )
         return support, checks
 
-    @staticmethod
-    def _num_checks(num: tf.Tensor):
-        num = tf.ensure_shape(num, [], name='num')
-        return num, [tf.debugging.assert_positive(num, message='num (samples) must be >= 1')]
-
     def _to_levels(self, images: tf.Tensor) -> tf.Tensor:
         """uint8 pixels -> int32 levels `p // 2**(8 - n_bits)`, as training reads them."""
         return tf.cast(images, tf.int32) // 2 ** (8 - self._n_bits)
@@ -343,13 +338,9 @@ class FewShotGlowServingModule(_SupportServingModule):
 
     def _fewshot_sample(self, support, num, temperature, seed):
         support, checks = self._support_checks(support)
-        num, num_checks = self._num_checks(num)
-        temperature = tf.ensure_shape(temperature, [], name='temperature')
-        bad_temperature = 'temperature must be a finite number >= 0'
-        checks += num_checks + [
-            tf.debugging.assert_non_negative(temperature, message=bad_temperature),
-            tf.debugging.assert_less(temperature, np.float32(np.inf), message=bad_temperature),
-        ]
+        num, num_checks = export._count_checks(num, 'samples')
+        temperature, temperature_checks = export._non_negative_checks(temperature, 'temperature')
+        checks += num_checks + temperature_checks
         support, num, temperature = export._after(checks, support, num, temperature)
         seed = _seed_pair(tf.ensure_shape(seed, [], name='seed'))
         sets = tf.shape(support)[0]
@@ -471,7 +462,7 @@ class PixelCNNServingModule(_SupportServingModule):
 
     def _sample_given(self, support, num, seed, label=None):
         support, checks = self._support_checks(support)
-        num, num_checks = self._num_checks(num)
+        num, num_checks = export._count_checks(num, 'samples')
         kwargs, support, num = self._checked(
             checks + num_checks, label, tf.shape(support)[0], 'support set', support, num
         )
@@ -481,7 +472,7 @@ class PixelCNNServingModule(_SupportServingModule):
         return {'images': self._to_uint8(levels)}
 
     def _sample_alone(self, num, seed, label=None):
-        num, checks = self._num_checks(num)
+        num, checks = export._count_checks(num, 'samples')
         kwargs, num = self._checked(checks, label, num, 'sampled image', num)
         seed = _seed_pair(tf.ensure_shape(seed, [], name='seed'))
         if kwargs:

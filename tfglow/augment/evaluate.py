@@ -170,37 +170,28 @@ def classify_with_augmentation(
     }
 
 
-def format_accuracy_table(result: dict, methods: Sequence[str] | None = None) -> str:
-    """Markdown: one row per method, one column per setting, `acc ± 95% CI` in percent."""
+def _settings_table(result: dict, key: str, title: str, names, cell) -> str:
+    """Markdown: one row per method name, one column per N-way K-shot setting."""
     settings = result['settings']
-    names = list(methods or settings[0]['accuracy'])
     header = [f'{s["n_way"]}-way {s["k_shot"]}-shot' for s in settings]
     lines = [
-        '| method | ' + ' | '.join(header) + ' |',
+        f'| {title} | ' + ' | '.join(header) + ' |',
         '|---' * (len(header) + 1) + '|',
     ]
     for name in names:
-        cells = []
-        for s in settings:
-            a = s['accuracy'][name]
-            cells.append(f'{100 * a["mean"]:.2f} ± {100 * a["ci95"]:.2f}')
-        lines.append(f'| {name} | ' + ' | '.join(cells) + ' |')
+        lines.append(f'| {name} | ' + ' | '.join(cell(s[key][name]) for s in settings) + ' |')
     return '\n'.join(lines)
+
+
+def format_accuracy_table(result: dict, methods: Sequence[str] | None = None) -> str:
+    """Markdown: one row per method, one column per setting, `acc ± 95% CI` in percent."""
+    names = list(methods or result['settings'][0]['accuracy'])
+    cell = lambda a: f'{100 * a["mean"]:.2f} ± {100 * a["ci95"]:.2f}'
+    return _settings_table(result, 'accuracy', 'method', names, cell)
 
 
 def format_difference_table(result: dict) -> str:
     """Markdown: each method's paired per-episode difference to 'none', in points, ± 95% CI."""
-    settings = result['settings']
-    names = list(settings[0]['difference'])
-    header = [f'{s["n_way"]}-way {s["k_shot"]}-shot' for s in settings]
-    lines = [
-        '| method − none | ' + ' | '.join(header) + ' |',
-        '|---' * (len(header) + 1) + '|',
-    ]
-    for name in names:
-        cells = []
-        for s in settings:
-            d = s['difference'][name]
-            cells.append(f'{100 * d["mean"]:+.2f} ± {100 * d["ci95"]:.2f}')
-        lines.append(f'| {name} | ' + ' | '.join(cells) + ' |')
-    return '\n'.join(lines)
+    names = list(result['settings'][0]['difference'])
+    cell = lambda d: f'{100 * d["mean"]:+.2f} ± {100 * d["ci95"]:.2f}'
+    return _settings_table(result, 'difference', 'method − none', names, cell)

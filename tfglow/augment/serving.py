@@ -35,7 +35,14 @@ from absl import logging
 
 from tfglow.augment.latent import FlowCodec
 from tfglow.augment.methods import BaseStatistics
-from tfglow.export import _after, _describe, _image_checks, next_version
+from tfglow.export import (
+    _after,
+    _count_checks,
+    _describe,
+    _image_checks,
+    _non_negative_checks,
+    next_version,
+)
 
 __all__ = ['AUGMENT_SIGNATURES', 'AugmentServingModule', 'export_augment_saved_model']
 
@@ -123,15 +130,10 @@ class AugmentServingModule(tf.Module):
 
     def _augment(self, images, num, strength, seed):
         images = self._checked_images(images)
-        num = tf.ensure_shape(num, [], name='num')
-        strength = tf.ensure_shape(strength, [], name='strength')
+        num, checks = _count_checks(num, 'images to make')
+        strength, strength_checks = _non_negative_checks(strength, 'strength')
+        checks += strength_checks
         seed = tf.ensure_shape(seed, [], name='seed')
-        bad_strength = 'strength must be a finite number >= 0'
-        checks = [
-            tf.debugging.assert_positive(num, message='num (images to make) must be >= 1'),
-            tf.debugging.assert_non_negative(strength, message=bad_strength),
-            tf.debugging.assert_less(strength, np.float32(np.inf), message=bad_strength),
-        ]
         num, strength = _after(checks, num, strength)
         mean = tf.reduce_mean(self._codec.encode_tensor(images), axis=0)
         distances = tf.reduce_sum(tf.square(self.base_means - mean), axis=1)
