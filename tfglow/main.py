@@ -5,13 +5,12 @@
         --workdir=/tmp/smoke
 """
 
-import sys
-
 import ml_collections
-from absl import app, flags, logging
+from absl import app, flags
 from ml_collections import config_flags
 
 from tfglow import train
+from tfglow.tools import cli
 
 _CONFIG = config_flags.DEFINE_config_file('config', None, 'Config file, e.g. configs/x.py:variant.')
 _WORKDIR = flags.DEFINE_string('workdir', None, 'Directory for checkpoints, summaries and results.')
@@ -21,17 +20,12 @@ flags.mark_flags_as_required(['config', 'workdir'])
 def main(argv: list[str]) -> None:
     if len(argv) > 1:
         raise app.UsageError(f'Unexpected arguments: {" ".join(argv[1:])}')
-    try:
+    with cli.exit_on_error('tfglow-train', train.NonFiniteLossError):
         config = _CONFIG.value
         if not isinstance(config, ml_collections.ConfigDict):
             # ml_collections defers a config file's load error to the config's first use.
             config.lock()
         train.train_and_evaluate(config, _WORKDIR.value)
-    except (OSError, ValueError, train.NonFiniteLossError) as e:
-        # Bad configs, data and diverged runs end with their message, not a TensorFlow stack
-        # trace (which --verbosity=1 shows).
-        logging.debug('Traceback:', exc_info=True)
-        sys.exit(f'tfglow-train: error: {e}')
 
 
 def run() -> None:

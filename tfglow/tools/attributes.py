@@ -10,12 +10,11 @@ measured image properties (ink, thickness, slant, width, height; top vs bottom -
 labels, or a tfds dataset's boolean attributes (celeb_a's 40). --scale=1.6 is openai/glow's.
 """
 
-import sys
-
 import numpy as np
-from absl import app, flags, logging
+from absl import app, flags
 
 from tfglow import attributes, trained
+from tfglow.tools import cli
 
 _WORKDIR = flags.DEFINE_string('workdir', None, 'Training workdir of the model.')
 _OUTPUT = flags.DEFINE_string('output', None, 'The .npz file to write.')
@@ -42,7 +41,7 @@ flags.mark_flags_as_required(['workdir', 'output'])
 def main(argv: list[str]) -> None:
     if len(argv) > 1:
         raise app.UsageError(f'Unexpected arguments: {" ".join(argv[1:])}')
-    try:
+    with cli.exit_on_error('tfglow-attributes'):
         model = trained.load_trained_glow(_WORKDIR.value, _CHECKPOINT.value)
         directions = attributes.directions_for_model(
             model,
@@ -54,9 +53,6 @@ def main(argv: list[str]) -> None:
             batch_size=_BATCH_SIZE.value,
         )
         directions.save(_OUTPUT.value)
-    except (OSError, ValueError) as e:
-        logging.debug('Traceback:', exc_info=True)
-        sys.exit(f'tfglow-attributes: error: {e}')
     norms = np.linalg.norm(directions.directions, axis=1)
     for name, present, absent, norm in zip(
         directions.names, directions.present_counts, directions.absent_counts, norms, strict=True

@@ -23,14 +23,14 @@ tfglow.augment.serving); --input_dir is then optional:
 """
 
 import os
-import sys
 import time
 
 import ml_collections
-from absl import app, flags, logging
+from absl import app, flags
 
 from tfglow import data
 from tfglow.augment import folders, latent, methods, serving
+from tfglow.tools import cli
 
 _WORKDIR = flags.DEFINE_string('workdir', '', 'Training workdir of the flow.')
 _CHECKPOINT = flags.DEFINE_string(
@@ -151,11 +151,8 @@ def augment_folders() -> None:
 def main(argv: list[str]) -> None:
     if len(argv) > 1:
         raise app.UsageError(f'Unexpected arguments: {" ".join(argv[1:])}')
-    try:
+    with cli.exit_on_error('tfglow-augment'):
         augment_folders()
-    except (OSError, ValueError) as e:
-        logging.debug('Traceback:', exc_info=True)
-        sys.exit(f'tfglow-augment: error: {e}')
 
 
 def run() -> None:

@@ -22,12 +22,12 @@ from results.json alone.
 
 import dataclasses
 import os
-import sys
 
 from absl import app, flags, logging
 
 from tfglow import config_lib, data
 from tfglow.augment import features, latent, report
+from tfglow.tools import cli
 
 _WORKDIR = flags.DEFINE_string('workdir', None, 'Training workdir of the flow.')
 _MODE = flags.DEFINE_enum(
@@ -130,7 +130,7 @@ def main(argv: list[str]) -> None:
         seed=_SEED.value,
     )
     output_dir = _OUTPUT_DIR.value or os.path.join(_WORKDIR.value, 'augment_report')
-    try:
+    with cli.exit_on_error('tfglow-augment-report'):
         if _REWRITE_ONLY.value:
             results = report.rewrite_report(output_dir)
             print(results['markdown'])
@@ -154,9 +154,6 @@ def main(argv: list[str]) -> None:
         else:
             eval_arrays = data.load_class_arrays(config.data, config.data.eval_split)
             results = report.run_report(codec, base_arrays, eval_arrays, output_dir, options)
-    except (OSError, ValueError) as e:
-        logging.debug('Traceback:', exc_info=True)
-        sys.exit(f'tfglow-augment-report: error: {e}')
     print(results['markdown'])
     print(f'\nReport in {output_dir}.')
 

@@ -14,11 +14,10 @@ fewshot_sample (plus encode and decode for `context='none'`), an 'attention_pixe
 dequantisation draws of fewshot_log_prob.
 """
 
-import sys
-
-from absl import app, flags, logging
+from absl import app, flags
 
 from tfglow import export
+from tfglow.tools import cli
 
 _WORKDIR = flags.DEFINE_string('workdir', None, 'Training workdir of the model to export.')
 _EXPORT_DIR = flags.DEFINE_string(
@@ -44,7 +43,7 @@ flags.mark_flags_as_required(['workdir', 'export_dir'])
 def main(argv: list[str]) -> None:
     if len(argv) > 1:
         raise app.UsageError(f'Unexpected arguments: {" ".join(argv[1:])}')
-    try:
+    with cli.exit_on_error('tfglow-export'):
         path = export.export_saved_model(
             _WORKDIR.value,
             _EXPORT_DIR.value,
@@ -53,9 +52,6 @@ def main(argv: list[str]) -> None:
             version=_VERSION.value,
             num_noise_samples=_NUM_NOISE_SAMPLES.value,
         )
-    except (OSError, ValueError) as e:
-        logging.debug('Traceback:', exc_info=True)
-        sys.exit(f'tfglow-export: error: {e}')
     print(path)
 
 

@@ -20,11 +20,11 @@ targets and support sets, so models can be compared run by run.
 """
 
 import os
-import sys
 
 from absl import app, flags, logging
 
 from tfglow import data, fewshot_eval
+from tfglow.tools import cli
 
 _WORKDIR = flags.DEFINE_string('workdir', None, 'Training workdir of the model to evaluate.')
 _CHECKPOINT = flags.DEFINE_string(
@@ -107,7 +107,7 @@ def main(argv: list[str]) -> None:
         batch_size=_BATCH_SIZE.value,
         seed=_SEED.value,
     )
-    try:
+    with cli.exit_on_error('tfglow-fewshot-eval'):
         loaded = fewshot_eval.load_workdir(
             _WORKDIR.value,
             _CHECKPOINT.value,
@@ -143,11 +143,6 @@ def main(argv: list[str]) -> None:
             baseline=baseline,
             metadata=metadata,
         )
-    except (OSError, ValueError) as e:
-        # Missing runs, bad sizes and mismatched checkpoints end with their message, not a
-        # TensorFlow stack trace (which --verbosity=1 shows).
-        logging.debug('Traceback:', exc_info=True)
-        sys.exit(f'tfglow-fewshot-eval: error: {e}')
     print(results['summary'])
     print(f'\nResults in {output_dir}.')
 

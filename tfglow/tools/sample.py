@@ -9,11 +9,11 @@ the EMA weights, through the same functions the SavedModel export serves (see tf
 """
 
 import os
-import sys
 
-from absl import app, flags, logging
+from absl import app, flags
 
 from tfglow import sampling
+from tfglow.tools import cli
 
 _WORKDIR = flags.DEFINE_string('workdir', None, 'Training workdir of the model.')
 _OUTPUT_DIR = flags.DEFINE_string(
@@ -47,7 +47,7 @@ def main(argv: list[str]) -> None:
             f'--temperatures must be numbers; got {",".join(_TEMPERATURES.value)}'
         ) from None
     output_dir = _OUTPUT_DIR.value or os.path.join(_WORKDIR.value, 'samples')
-    try:
+    with cli.exit_on_error('tfglow-sample'):
         paths = sampling.write_sample_pngs(
             _WORKDIR.value,
             output_dir,
@@ -59,9 +59,6 @@ def main(argv: list[str]) -> None:
             num_steps=_NUM_STEPS.value,
             split=_SPLIT.value,
         )
-    except (OSError, ValueError) as e:
-        logging.debug('Traceback:', exc_info=True)
-        sys.exit(f'tfglow-sample: error: {e}')
     print('\n'.join(paths))
 
 
