@@ -27,7 +27,7 @@ TRAIN_STEPS = 300
 UNTRAINED_STEP = 2
 
 
-def _temporary_workdir(prefix: str) -> str:
+def temporary_dir(prefix: str) -> str:
     path = tempfile.mkdtemp(prefix=prefix)
     atexit.register(shutil.rmtree, path, ignore_errors=True)
     return path
@@ -51,7 +51,7 @@ def trained_workdir() -> str:
     config.checkpoint_every_steps = 100  # Several checkpoints, for checkpoint selection tests.
     config.keep_checkpoints = 5
     config.eval_every_steps = 10_000
-    workdir = _temporary_workdir('tfglow_export_test_')
+    workdir = temporary_dir('tfglow_export_test_')
     train.train_and_evaluate(config, workdir)
     return workdir
 
@@ -66,7 +66,7 @@ def conditional_workdir() -> str:
     config.model.weight_y = 0.01
     config.num_train_steps = 2
     config.num_eval_examples = 16
-    workdir = _temporary_workdir('tfglow_export_conditional_test_')
+    workdir = temporary_dir('tfglow_export_conditional_test_')
     train.train_and_evaluate(config, workdir)
     return workdir
 
@@ -86,7 +86,7 @@ def untrained_workdir(spec: str) -> str:
     from tfp_flows import testing
 
     config = config_lib.load_config(spec)
-    workdir = _temporary_workdir('tfglow_untrained_')
+    workdir = temporary_dir('tfglow_untrained_')
     config_lib.write_config(config, workdir)
     task = tasks.get_task(config)
     model = task.build_model()

@@ -40,6 +40,7 @@ from tfglow.export import (
     _count_checks,
     _describe,
     _image_checks,
+    _latent_checks,
     _non_negative_checks,
     next_version,
 )
@@ -153,17 +154,7 @@ class AugmentServingModule(tf.Module):
         return {'latents': self._codec.encode_tensor(self._checked_images(images))}
 
     def _decode(self, latents):
-        latents = tf.ensure_shape(latents, [None, self._codec.latent_size], name='latents')
-        checks = [
-            tf.debugging.assert_positive(
-                tf.shape(latents)[0], message='latents must hold at least one row'
-            ),
-            tf.debugging.assert_less(
-                tf.reduce_max(tf.abs(latents)),
-                np.float32(np.inf),
-                message='latents must be finite (no NaN or Inf)',
-            ),
-        ]
+        latents, checks = _latent_checks(latents, self._codec.latent_size)
         (latents,) = _after(checks, latents)
         return {'images': self._codec.decode_tensor(latents)}
 

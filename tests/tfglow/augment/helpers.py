@@ -6,14 +6,13 @@ subprocess entry point that calls an augmentation SavedModel's signatures in a f
   python -m tests.tfglow.augment.helpers call_signatures EXPORT_DIR OUT.npz
 """
 
-import atexit
 import functools
 import os
-import shutil
 import sys
-import tempfile
 
 import numpy as np
+
+from tests.tfglow.export_helpers import temporary_dir
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
 UNCONDITIONAL_SMOKE = (
@@ -27,12 +26,6 @@ REAL_WORKDIR = os.environ.get('TFGLOW_AUGMENT_WORKDIR', '/work/runs/omniglot_glo
 
 def slow_enabled() -> bool:
     return os.environ.get('TFGLOW_SLOW') == '1'
-
-
-def temporary_dir(prefix: str) -> str:
-    path = tempfile.mkdtemp(prefix=prefix)
-    atexit.register(shutil.rmtree, path, ignore_errors=True)
-    return path
 
 
 @functools.cache
@@ -62,21 +55,10 @@ def smoke_codec():
 @functools.cache
 def omniglot(split: str, num_classes: int, seed: int = 0) -> dict[str, np.ndarray]:
     """`num_classes` Omniglot classes of `split` ('train' or 'test'), drawn with `seed`."""
-    import ml_collections
-
+    from tests.tfglow.data import testdata
     from tfglow import data
 
-    config = ml_collections.ConfigDict(
-        {
-            'source': 'omniglot_npz',
-            'name': 'omniglot',
-            'path': '',
-            'image_size': 0,
-            'train_split': 'train',
-            'eval_split': 'test',
-            'shuffle_buffer': 100,
-        }
-    )
+    config = testdata.data_config(source='omniglot_npz', name='omniglot')
     arrays = data.load_class_arrays(config, split)
     names = sorted(arrays)
     picked = np.random.default_rng(seed).choice(len(names), num_classes, replace=False)
@@ -86,22 +68,10 @@ def omniglot(split: str, num_classes: int, seed: int = 0) -> dict[str, np.ndarra
 @functools.cache
 def fashion_mnist(per_class: int) -> dict[str, np.ndarray]:
     """The first `per_class` Fashion-MNIST test images of each of the 10 classes."""
-    import ml_collections
-
+    from tests.tfglow.data import testdata
     from tfglow import data
 
-    config = ml_collections.ConfigDict(
-        {
-            'source': 'idx',
-            'name': 'fashion_mnist',
-            'path': '',
-            'image_size': 0,
-            'train_split': 'train',
-            'eval_split': 'test',
-            'shuffle_buffer': 100,
-        }
-    )
-    arrays = data.load_class_arrays(config, 'test')
+    arrays = data.load_class_arrays(testdata.data_config(), 'test')
     return {name: images[:per_class] for name, images in arrays.items()}
 
 
