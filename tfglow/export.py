@@ -427,10 +427,7 @@ def export_saved_model(
       ValueError: for an unusable checkpoint, an unknown model family, attributes for a model
         other than a Glow, directions of another latent size, or a version < 1.
     """
-    if version is not None and (
-        isinstance(version, bool) or not isinstance(version, int) or version < 1
-    ):
-        raise ValueError(f'version must be an integer >= 1; got {version!r}')
+    _check_version(version)
     family = config_lib.read_config(workdir).model.name
     if family == 'glow':
         module = _glow_module(workdir, checkpoint, attributes)
@@ -446,7 +443,16 @@ def export_saved_model(
         module = fewshot_export.load_serving_module(
             workdir, checkpoint, num_noise_samples=num_noise_samples
         )
-    return _write_version(module, export_dir, version)
+    target = _write_version(module, export_dir, version)
+    metadata = module.metadata()
+    logging.info(
+        'Exported %s (%s, step %d) to %s.',
+        metadata['checkpoint'],
+        metadata['model_family'],
+        metadata['step'],
+        target,
+    )
+    return target
 
 
 def _glow_module(
@@ -467,8 +473,20 @@ def _glow_module(
     return GlowServingModule(trained, attributes)
 
 
+def _check_version(version: int | None) -> None:
+    if version is not None and (
+        isinstance(version, bool) or not isinstance(version, int) or version < 1
+    ):
+        raise ValueError(f'version must be an integer >= 1; got {version!r}')
+
+
 def _write_version(module: tf.Module, export_dir: str, version: int | None) -> str:
-    """Saves `module` (with `signatures()` and `metadata()`) as `export_dir/<version>/`."""
+    """Saves `module` (with `signatures()` and `metadata()`) as `export_dir/<version>/`.
+
+    Written to a hidden temporary directory and renamed into place, so a server watching
+    `export_dir` never loads a half-written version. Returns the version directory. Callers
+    check `version` (`_check_version`) before the costly work of building `module`.
+    """
     if version is None:
         version = next_version(export_dir)
     target = os.path.join(export_dir, str(version))
@@ -487,11 +505,4 @@ def _write_version(module: tf.Module, export_dir: str, version: int | None) -> s
     finally:
         if tf.io.gfile.exists(staging):
             tf.io.gfile.rmtree(staging)
-    logging.info(
-        'Exported %s (%s, step %d) to %s.',
-        metadata['checkpoint'],
-        metadata['model_family'],
-        metadata['step'],
-        target,
-    )
     return target

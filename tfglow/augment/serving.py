@@ -25,10 +25,6 @@ Size: the factors hold every base image's deviation, `M x D` floats (60 MB for t
 Omniglot background images at D = 784).
 """
 
-import json
-import os
-import uuid
-
 import numpy as np
 import tensorflow as tf
 from absl import logging
@@ -37,18 +33,18 @@ from tfglow.augment.latent import FlowCodec
 from tfglow.augment.methods import BaseStatistics
 from tfglow.export import (
     _after,
+    _check_version,
     _count_checks,
     _describe,
     _image_checks,
     _latent_checks,
     _non_negative_checks,
-    next_version,
+    _write_version,
 )
 
 __all__ = ['AUGMENT_SIGNATURES', 'AugmentServingModule', 'export_augment_saved_model']
 
 AUGMENT_SIGNATURES = ('augment', 'encode', 'decode')
-_METADATA_PATH = os.path.join('assets.extra', 'tfglow_metadata.json')
 # The augmentation noise is drawn from this stream of the request's seed.
 _NOISE_STREAM = 11
 
@@ -176,24 +172,8 @@ def export_augment_saved_model(
       FileExistsError: when `version` already exists.
       ValueError: for base statistics of another latent size, or a version < 1.
     """
+    _check_version(version)
     module = AugmentServingModule(codec, base, num_related)
-    if version is None:
-        version = next_version(export_dir)
-    elif isinstance(version, bool) or not isinstance(version, int) or version < 1:
-        raise ValueError(f'version must be an integer >= 1; got {version!r}')
-    target = os.path.join(export_dir, str(version))
-    if tf.io.gfile.exists(target):
-        raise FileExistsError(f'{target} already exists; pick another version or leave it unset')
-    staging = os.path.join(export_dir, f'.tmp-{version}-{uuid.uuid4().hex}')
-    try:
-        tf.saved_model.save(module, staging, signatures=module.signatures())
-        metadata_path = os.path.join(staging, _METADATA_PATH)
-        tf.io.gfile.makedirs(os.path.dirname(metadata_path))
-        with tf.io.gfile.GFile(metadata_path, 'w') as f:
-            json.dump(module.metadata(), f, indent=2)
-        tf.io.gfile.rename(staging, target)
-    finally:
-        if tf.io.gfile.exists(staging):
-            tf.io.gfile.rmtree(staging)
+    target = _write_version(module, export_dir, version)
     logging.info('Exported augmentation of %s to %s.', codec.checkpoint or codec.name, target)
     return target

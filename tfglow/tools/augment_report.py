@@ -93,27 +93,13 @@ _REWRITE_ONLY = flags.DEFINE_boolean(
 flags.mark_flag_as_required('workdir')
 
 
-def _ints(flag: flags.FlagHolder) -> tuple[int, ...]:
-    try:
-        return tuple(int(value) for value in flag.value)
-    except ValueError:
-        raise app.UsageError(f'--{flag.name} takes integers; got {",".join(flag.value)}') from None
-
-
-def _floats(flag: flags.FlagHolder) -> tuple[float, ...]:
-    try:
-        return tuple(float(value) for value in flag.value)
-    except ValueError:
-        raise app.UsageError(f'--{flag.name} takes numbers; got {",".join(flag.value)}') from None
-
-
 def main(argv: list[str]) -> None:
     if len(argv) > 1:
         raise app.UsageError(f'Unexpected arguments: {" ".join(argv[1:])}')
     options = report.ReportOptions(
         episodes=_EPISODES.value,
         max_classes=_MAX_CLASSES.value,
-        settings=tuple((n, k) for n in _ints(_WAYS) for k in _ints(_SHOTS)),
+        settings=tuple((n, k) for n in cli.ints(_WAYS) for k in cli.ints(_SHOTS)),
         queries_per_class=_QUERIES.value,
         num_augmented=_NUM_AUGMENTED.value,
         strength=_STRENGTH.value,
@@ -123,7 +109,7 @@ def main(argv: list[str]) -> None:
         sets_per_size=_SETS_PER_SIZE.value,
         h2_classes=_H2_CLASSES.value,
         h2_draws=_H2_DRAWS.value,
-        sweep_strengths=_floats(_SWEEP_STRENGTHS),
+        sweep_strengths=cli.floats(_SWEEP_STRENGTHS),
         sweep_episodes=_SWEEP_EPISODES.value,
         feature_options=features.FeatureOptions(epochs=_FEATURE_EPOCHS.value, seed=_SEED.value),
         images_per_class=_IMAGES_PER_CLASS.value,

@@ -1,11 +1,12 @@
-"""What every tfglow binary does with a user's mistake: one line naming it, not a stack trace."""
+"""What the tfglow binaries share: list flags read as numbers, and a user's mistake reported as one
+line naming it, not a stack trace."""
 
 import contextlib
 import sys
 
-from absl import logging
+from absl import app, flags, logging
 
-__all__ = ['exit_on_error']
+__all__ = ['exit_on_error', 'floats', 'ints']
 
 
 @contextlib.contextmanager
@@ -21,3 +22,19 @@ def exit_on_error(program: str, *errors: type[Exception]):
     except (OSError, ValueError, *errors) as e:
         logging.debug('Traceback:', exc_info=True)
         sys.exit(f'{program}: error: {e}')
+
+
+def ints(flag: flags.FlagHolder) -> tuple[int, ...]:
+    """A list flag's values as integers; a clear usage error otherwise."""
+    try:
+        return tuple(int(value) for value in flag.value)
+    except ValueError:
+        raise app.UsageError(f'--{flag.name} takes integers; got {",".join(flag.value)}') from None
+
+
+def floats(flag: flags.FlagHolder) -> tuple[float, ...]:
+    """A list flag's values as numbers; a clear usage error otherwise."""
+    try:
+        return tuple(float(value) for value in flag.value)
+    except ValueError:
+        raise app.UsageError(f'--{flag.name} takes numbers; got {",".join(flag.value)}') from None

@@ -81,22 +81,15 @@ _SEED = flags.DEFINE_integer('seed', 0, 'Seeds episodes, targets, support sets a
 flags.mark_flag_as_required('workdir')
 
 
-def _ints(flag: flags.FlagHolder) -> tuple[int, ...]:
-    try:
-        return tuple(int(value) for value in flag.value)
-    except ValueError:
-        raise app.UsageError(f'--{flag.name} takes integers; got {",".join(flag.value)}') from None
-
-
 def main(argv: list[str]) -> None:
     if len(argv) > 1:
         raise app.UsageError(f'Unexpected arguments: {" ".join(argv[1:])}')
     options = fewshot_eval.EvalOptions(
         analyses=tuple(_ANALYSES.value),
-        ks=_ints(_KS),
+        ks=cli.ints(_KS),
         targets_per_class=_TARGETS_PER_CLASS.value,
         max_classes=_MAX_CLASSES.value,
-        settings=tuple((n, k) for n in _ints(_WAYS) for k in _ints(_SHOTS)),
+        settings=tuple((n, k) for n in cli.ints(_WAYS) for k in cli.ints(_SHOTS)),
         num_episodes=_EPISODES.value,
         queries_per_class=_QUERIES_PER_CLASS.value,
         sample_sets=_SAMPLE_SETS.value,

@@ -30,6 +30,16 @@ def _export() -> str:
 
 
 class AugmentExportTest(tf.test.TestCase):
+    def test_bad_or_taken_version(self):
+        export_dir = os.path.dirname(_export())  # holds version 1
+        codec, base = helpers.smoke_codec(), _base()
+        with self.assertRaisesRegex(FileExistsError, 'already exists'):
+            serving.export_augment_saved_model(codec, base, export_dir, version=1)
+        for version in (0, 1.5, True):
+            with self.assertRaisesRegex(ValueError, 'version must be an integer >= 1'):
+                serving.export_augment_saved_model(codec, base, export_dir, version=version)
+        self.assertEqual(sorted(os.listdir(export_dir)), ['1'])  # no staging directory left
+
     def test_signatures_in_a_fresh_process(self):
         path = _export()
         self.assertEqual(os.path.basename(path), '1')

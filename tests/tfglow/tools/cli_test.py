@@ -1,6 +1,8 @@
-"""exit_on_error: a user's mistake ends the program with one line; anything else propagates."""
+"""exit_on_error: a user's mistake ends the program with one line, anything else propagates; list
+flags read as numbers."""
 
 import tensorflow as tf
+from absl import app, flags
 
 from tfglow.tools import cli
 
@@ -24,6 +26,28 @@ class ExitOnErrorTest(tf.test.TestCase):
     def test_other_errors_propagate(self):
         with self.assertRaises(KeyError), cli.exit_on_error('tfglow-x'):
             raise KeyError('bug')
+
+
+class ListFlagTest(tf.test.TestCase):
+    def setUp(self):
+        super().setUp()
+        self.flag_values = flags.FlagValues()
+        self.ways = flags.DEFINE_list('ways', ['5', '20'], '', flag_values=self.flag_values)
+        self.flag_values(['test'])
+
+    def test_reads_numbers(self):
+        self.assertEqual(cli.ints(self.ways), (5, 20))
+        self.assertEqual(cli.floats(self.ways), (5.0, 20.0))
+
+    def test_bad_values_are_usage_errors(self):
+        self.flag_values.ways = ['5', 'x']
+        with self.assertRaisesRegex(app.UsageError, '--ways takes integers; got 5,x'):
+            cli.ints(self.ways)
+        with self.assertRaisesRegex(app.UsageError, '--ways takes numbers; got 5,x'):
+            cli.floats(self.ways)
+        self.flag_values.ways = ['0.5']
+        with self.assertRaisesRegex(app.UsageError, 'takes integers'):
+            cli.ints(self.ways)
 
 
 if __name__ == '__main__':
