@@ -108,8 +108,9 @@ def main(argv):
         for name, op_type, seconds in _op_events(logdir):
             by_type[op_type] += seconds
             counts[op_type] += 1
-            by_layer[_layer(name)] += seconds
-            layer_counts[_layer(name)] += 1
+            layer = _layer(name)
+            by_layer[layer] += seconds
+            layer_counts[layer] += 1
             if _SCOPE.value and _SCOPE.value in name:
                 by_name[f'{name} ({op_type})'] += seconds
                 name_counts[f'{name} ({op_type})'] += 1

@@ -1,0 +1,43 @@
+"""`tfglow-augment-report`'s handling of bad input, in a fresh process (the report itself is
+`tfglow.augment.report`'s, tested there)."""
+
+import os
+import subprocess
+import sys
+
+import tensorflow as tf
+
+from tests.tfglow.augment import helpers
+
+
+def _run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, '-m', 'tfglow.tools.augment_report', *args],
+        cwd=helpers.REPO_ROOT,
+        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2'),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+class AugmentReportBinaryTest(tf.test.TestCase):
+    def test_missing_run_is_one_line_error(self):
+        missing = os.path.join(self.get_temp_dir(), 'no_run')
+        result = _run(f'--workdir={missing}', f'--output_dir={self.get_temp_dir()}/report')
+        self.assertEqual(result.returncode, 1)
+        self.assertIn(f"tfglow-augment-report: error: no run config at '{missing}'", result.stderr)
+        self.assertNotIn('Traceback', result.stderr)
+
+    def test_non_numeric_list_flags_are_usage_errors(self):
+        for flag, message in (
+            ('--ways=5,x', '--ways takes integers; got 5,x'),
+            ('--sweep_strengths=0.5,strong', '--sweep_strengths takes numbers; got 0.5,strong'),
+        ):
+            result = _run('--workdir=/unused', flag)
+            self.assertNotEqual(result.returncode, 0)
+            self.assertIn(message, result.stderr)
+
+
+if __name__ == '__main__':
+    tf.test.main()
