@@ -81,7 +81,7 @@ from absl import logging
 
 import tfp_flows
 import tfp_flows.dequantization as dq
-from tfglow import config_lib, images, tasks
+from tfglow import config_lib, images, tasks, validation
 from tfglow.ema import ExponentialMovingAverage
 from tfglow.models import fewshot
 from tfglow.trained import resolve_checkpoint
@@ -484,12 +484,6 @@ def _noise_seeds(seed: int, stream: int, count: int) -> np.ndarray:
     return np.random.default_rng([seed, stream]).integers(0, 2**62, size=count)
 
 
-def _check_int(value, name: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
-        raise ValueError(f'{name} must be an integer >= {minimum}; got {value!r}.')
-    return int(value)
-
-
 def _require_support(model: SupportModel, analysis: str) -> None:
     if not model.takes_support:
         raise ValueError(
@@ -622,12 +616,12 @@ def cardinality_sweep(
     _require_support(model, 'the cardinality sweep')
     if baseline is not None:
         _check_baseline(model, baseline)
-    ks = sorted({_check_int(k, 'every K', 1) for k in ks})
+    ks = sorted({validation.integer(k, 'every K', 1) for k in ks})
     if not ks:
         raise ValueError('ks holds no support size.')
-    targets_per_class = _check_int(targets_per_class, 'targets_per_class', 1)
-    max_classes = _check_int(max_classes, 'max_classes', 0)
-    batch_size = _check_int(batch_size, 'batch_size', 1)
+    targets_per_class = validation.integer(targets_per_class, 'targets_per_class', 1)
+    max_classes = validation.integer(max_classes, 'max_classes', 0)
+    batch_size = validation.integer(batch_size, 'batch_size', 1)
     pool = _pool(class_arrays, model.image_shape)
     smallest = int(pool.counts.min())
     name = pool.names[int(pool.counts.argmin())]
@@ -830,10 +824,10 @@ def sample_episodes(
     Raises:
       ValueError: for N < 2 or more than the classes, K < 1, or classes smaller than K + Q.
     """
-    n_way = _check_int(n_way, 'N (ways)', 2)
-    k_shot = _check_int(k_shot, 'K (shots)', 1)
-    num_episodes = _check_int(num_episodes, 'num_episodes', 2)
-    queries_per_class = _check_int(queries_per_class, 'queries_per_class', 1)
+    n_way = validation.integer(n_way, 'N (ways)', 2)
+    k_shot = validation.integer(k_shot, 'K (shots)', 1)
+    num_episodes = validation.integer(num_episodes, 'num_episodes', 2)
+    queries_per_class = validation.integer(queries_per_class, 'queries_per_class', 1)
     sizes = np.asarray(class_sizes, np.int64)
     if n_way > len(sizes):
         raise ValueError(f'{n_way}-way episodes need {n_way} classes; there are {len(sizes)}.')
@@ -885,7 +879,7 @@ def classify(
       accuracy over episodes, 'ci95': half-width of its 95% interval, 'per_episode': [...]}}`.
     """
     _require_support(model, 'few-shot classification')
-    batch_size = _check_int(batch_size, 'batch_size', 1)
+    batch_size = validation.integer(batch_size, 'batch_size', 1)
     pool = _pool(class_arrays, model.image_shape)
     episodes = sample_episodes(
         pool.counts, n_way, k_shot, num_episodes, queries_per_class, seed=seed
@@ -979,8 +973,8 @@ def refined_sampling(
       uint8 [rounds, B, n, H, W, C]}`.
     """
     _require_support(model, 'refined sampling')
-    num_samples = _check_int(num_samples, 'num_samples', 1)
-    rounds = _check_int(rounds, 'rounds', 1)
+    num_samples = validation.integer(num_samples, 'num_samples', 1)
+    rounds = validation.integer(rounds, 'rounds', 1)
     support = _check_uint8(support, 5, 'support', model.image_shape)
     current, sizes, samples = support, [], []
     for round_index in range(rounds):
@@ -1056,8 +1050,8 @@ class EvalOptions:
 
 
 def _sampling_sets(pool: _Pool, options: EvalOptions) -> tuple[list[str], np.ndarray]:
-    shots = _check_int(options.sample_shots, 'sample_shots', 1)
-    count = min(_check_int(options.sample_sets, 'sample_sets', 1), len(pool.names))
+    shots = validation.integer(options.sample_shots, 'sample_shots', 1)
+    count = min(validation.integer(options.sample_sets, 'sample_sets', 1), len(pool.names))
     if shots > pool.counts.min():
         raise ValueError(
             f'sample_shots={shots} exceeds the images of the smallest class ({pool.counts.min()}).'

@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from tfglow import fewshot_eval
+from tfglow import fewshot_eval, validation
 from tfglow.augment.features import FeatureExtractor
 from tfglow.augment.latent import ClassLatents, LatentCodec
 from tfglow.augment.methods import AugmentOptions, BaseStatistics, augment_latents
@@ -101,9 +101,7 @@ def classify_with_augmentation(
         )
     if 'none' in methods:
         raise ValueError("'none' is always evaluated; do not pass it as a method.")
-    num_augmented = options.num_augmented
-    if isinstance(num_augmented, bool) or int(num_augmented) != num_augmented or num_augmented < 1:
-        raise ValueError(f'num_augmented must be an integer >= 1; got {num_augmented!r}.')
+    num_augmented = validation.integer(options.num_augmented, 'num_augmented', 1)
     offsets = targets.offsets
     results = []
     for n_way, k_shot in options.settings:

@@ -39,6 +39,7 @@ import dataclasses
 
 import numpy as np
 
+from tfglow import validation
 from tfglow.augment.latent import ClassLatents
 
 __all__ = [
@@ -83,9 +84,7 @@ class AugmentOptions:
         if not (np.isfinite(self.strength) and self.strength >= 0):
             raise ValueError(f'strength must be a finite number >= 0; got {self.strength}.')
         for name in ('num_related', 'calibration_k'):
-            value = getattr(self, name)
-            if isinstance(value, bool) or int(value) != value or value < 1:
-                raise ValueError(f'{name} must be an integer >= 1; got {value!r}.')
+            validation.integer(getattr(self, name), name, 1)
         if not (np.isfinite(self.calibration_alpha) and self.calibration_alpha >= 0):
             raise ValueError(
                 f'calibration_alpha must be a finite number >= 0; got {self.calibration_alpha}.'
@@ -208,9 +207,7 @@ def augment_latents(
         raise ValueError(
             f'support must be latents [K >= 1, {base.latent_size}]; got shape {support.shape}.'
         )
-    if isinstance(num, bool) or int(num) != num or num < 0:
-        raise ValueError(f'num must be an integer >= 0; got {num!r}.')
-    num = int(num)
+    num = validation.integer(num, 'num', 0)
     rng = np.random.default_rng(seed)
     strength = float(options.strength)
     if options.method == 'pooled':

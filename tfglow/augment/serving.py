@@ -29,6 +29,7 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
+from tfglow import validation
 from tfglow.augment.latent import FlowCodec
 from tfglow.augment.methods import BaseStatistics
 from tfglow.export import (
@@ -65,10 +66,8 @@ class AugmentServingModule(tf.Module):
                 f'the base statistics are {base.latent_size}-dimensional, the model '
                 f'{codec.latent_size}-dimensional: encode the base classes with this model.'
             )
-        if isinstance(num_related, bool) or int(num_related) != num_related or num_related < 1:
-            raise ValueError(f'num_related must be an integer >= 1; got {num_related!r}.')
         self._codec = codec
-        self._num_related = min(int(num_related), base.num_classes)
+        self._num_related = min(validation.integer(num_related, 'num_related', 1), base.num_classes)
         self._num_base = base.num_classes
         self.model = codec.model
         self.base_means = tf.Variable(
