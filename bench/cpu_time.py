@@ -41,7 +41,7 @@ def main(argv):
     config = models.resolve_config(_CONFIG.value)
     calls = {}
     for name in _MODELS.value:
-        memory_saving = _MEMORY_SAVING.value if name == 'tfglow' else 'none'
+        memory_saving = _MEMORY_SAVING.value if name.startswith('tfglow') else 'none'
         candidate = models.build(name, config, memory_saving)
         functions = models.make_functions(candidate, config, jit_compile=False)
         for function in _FUNCTIONS.value:

@@ -3,12 +3,14 @@ r"""Throughput, first-call time, memory and parameters: tfglow's Glow against TF
   python bench/glow_throughput.py --config=l3k4w128,l3k8w512,fashion_mnist \
       --output=bench/results.md --json_output=bench/results.json
 
-For each configuration both models are built at the same architecture and, in one process, every
-timed call (a training step, log_prob, encode, sample; each with and without XLA) is run in
-alternating rounds so that load from other processes hits all of them alike. First-call times and
+For each configuration both models are built at the same architecture, in float32 and with their
+networks in bfloat16 (`models.MODELS`), and, in one process, every timed call (a training step,
+log_prob, encode, sample; the float32 models each with and without XLA) is run in alternating
+rounds so that load from other processes hits all of them alike. First-call times and
 the process's peak RSS are taken in a fresh process per variant (bench/worker.py). The machine's
 fp32 matmul rate is measured at the start and end, and each throughput is also given as the
-fraction of it that the model's FLOPs (bench/flops.py) reach. See bench/README.md.
+fraction of it that the model's FLOPs (bench/flops.py) reach (for the bfloat16 variants too, which
+can pass 100%: the fp32 rate is the yardstick). See bench/README.md.
 """
 
 import dataclasses
@@ -36,7 +38,10 @@ _BATCH_SIZE = flags.DEFINE_integer(
     'batch_size', 0, 'Overrides every configuration batch (0: keep).'
 )
 _FUNCTIONS = flags.DEFINE_list('functions', list(models.FUNCTIONS), 'Calls to time.')
-_XLA = flags.DEFINE_enum('xla', 'both', ['both', 'off', 'on'], 'Variants with jit_compile.')
+_MODELS = flags.DEFINE_list('models', list(models.MODELS), f'Models, from {models.MODELS}.')
+_XLA = flags.DEFINE_enum(
+    'xla', 'both', ['both', 'off', 'on'], 'Variants with jit_compile (float32 models only).'
+)
 _ROUNDS = flags.DEFINE_integer('rounds', 5, 'Alternating timing rounds per call.')
 _SECONDS = flags.DEFINE_float('seconds_per_round', 2.0, 'Approximate seconds per timing.')
 _FRESH_PROCESS = flags.DEFINE_bool(
@@ -50,7 +55,16 @@ WORKER = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'worker.py')
 
 def _variants() -> list[tuple[str, bool]]:
     jit = {'both': (False, True), 'off': (False,), 'on': (True,)}[_XLA.value]
-    return [(model, xla) for model in models.MODELS for xla in jit]
+    # No XLA for the bfloat16 variants: XLA's CPU convolutions do not use the bfloat16 units.
+    return [
+        (model, xla)
+        for model in _MODELS.value
+        for xla in (jit if not _is_bfloat16(model) else [x for x in jit if not x])
+    ]
+
+
+def _is_bfloat16(label: str) -> bool:
+    return label.split()[0].endswith('_bf16')
 
 
 def _label(model: str, xla: bool) -> str:
@@ -70,7 +84,7 @@ def _fresh_process(config: models.BenchConfig, model: str, xla: bool) -> dict:
 
 def benchmark(config: models.BenchConfig) -> dict:
     """Every measurement for one configuration (see the module docstring)."""
-    candidates = {model: models.build(model, config) for model in models.MODELS}
+    candidates = {model: models.build(model, config) for model in _MODELS.value}
     result = {
         'config': dataclasses.asdict(config),
         'description': config.describe(),
@@ -123,12 +137,29 @@ def _speed_rows(result: dict, labels: list[str], machine_gflops: float) -> list[
         cells = [
             f'{medians[v]:.1f} ({_fraction(medians[v], gflops, machine_gflops)})' for v in labels
         ]
-        ours = max(rate for v, rate in medians.items() if v.startswith('tfglow'))
-        theirs = medians.get('tfp', float('nan'))
-        theirs_best = max(rate for v, rate in medians.items() if v.startswith('tfp'))
-        cells += [f'{ours / theirs:.2f}x', f'{ours / theirs_best:.2f}x']
+        cells += [f'{ratio:.2f}x' for ratio in _ratios(medians).values()]
         rows.append(f'| {result["description"]} | {name} | ' + ' | '.join(cells) + ' |')
     return rows
+
+
+def _ratios(medians: dict[str, float]) -> dict[str, float]:
+    """The comparison columns: float32 like for like, then the bfloat16 variants."""
+    nan = float('nan')
+
+    def best(model, bfloat16=False):
+        rates = [
+            rate
+            for label, rate in medians.items()
+            if label.split()[0].startswith(model) and _is_bfloat16(label) == bfloat16
+        ]
+        return max(rates, default=nan)
+
+    return {
+        'tfglow best / tfp': best('tfglow') / medians.get('tfp', nan),
+        'tfglow best / tfp best': best('tfglow') / best('tfp'),
+        'tfglow_bf16 / tfp': medians.get('tfglow_bf16', nan) / medians.get('tfp', nan),
+        'tfglow_bf16 / tfp_bf16': medians.get('tfglow_bf16', nan) / medians.get('tfp_bf16', nan),
+    }
 
 
 def _memory_rows(result: dict, labels: list[str]) -> list[str]:
@@ -155,16 +186,15 @@ def markdown(results: list[dict], machine: dict) -> str:
     """The results as markdown tables."""
     rate = machine['gflops']
     labels = [_label(*v) for v in _variants()]
+    ratio_names = list(_ratios({}))
     lines = [
         f'Machine fp32 matmul rate: {rate:.0f} GFLOP/s (best of the runs at start and end; '
         f'medians {machine["start"]["median"]:.0f} and {machine["end"]["median"]:.0f}).',
         '',
         '### Throughput, images/s (median of rounds; % = model FLOPs / machine matmul rate)',
         '',
-        '| config | call | '
-        + ' | '.join(labels)
-        + ' | tfglow best / tfp | tfglow best / tfp best |',
-        '|---|---|' + '---|' * (len(labels) + 2),
+        '| config | call | ' + ' | '.join(labels + ratio_names) + ' |',
+        '|---|---|' + '---|' * (len(labels) + len(ratio_names)),
     ]
     for result in results:
         lines += _speed_rows(result, labels, rate)

@@ -104,16 +104,18 @@ def reset_rss_high_water() -> None:
         clear_refs.write('5')
 
 
-def matmul_gflops(size: int = 2048, rounds: int = 5, seconds_per_round: float = 0.5) -> dict:
-    """The machine's fp32 matmul rate, GFLOP/s, with TF's default threads (all cores).
+def matmul_gflops(
+    size: int = 2048, rounds: int = 5, seconds_per_round: float = 0.5, dtype=tf.float32
+) -> dict:
+    """The machine's matmul rate in `dtype` (fp32 by default), GFLOP/s, with TF's default threads.
 
     A `size x size` matmul is large enough to run at the BLAS kernel's full rate on a CPU and small
     enough to stay in the last-level cache of a server part. Returns the median and best of
     `rounds` timings; the best is the least disturbed by other processes.
     """
     rng = np.random.default_rng(0)
-    a = tf.constant(rng.standard_normal((size, size)), tf.float32)
-    b = tf.constant(rng.standard_normal((size, size)), tf.float32)
+    a = tf.constant(rng.standard_normal((size, size)), dtype)
+    b = tf.constant(rng.standard_normal((size, size)), dtype)
     matmul = tf.function(tf.matmul)
     call = lambda: matmul(a, b)
     run(call)

@@ -8,7 +8,8 @@ The throughput table says how fast a model is; this says why. It runs the call u
 duration by op type, by kind of layer (the name scope after `levelL_stepK_`) and by gradient vs
 forward. It also divides the model's FLOPs (bench/flops.py) by the time spent inside conv and
 matmul ops alone: the rate those ops reach, against the machine's matmul rate, separates "the
-convolutions themselves are slow" from "time goes elsewhere".
+convolutions themselves are slow" from "time goes elsewhere", and the floor line says how fast
+the call could get from faster convolutions alone.
 
 By default ops run one at a time (one inter-op thread), so that durations add up to the call's
 time instead of overlapping; `--serial=false` keeps TF's default scheduling (op durations then
@@ -88,7 +89,7 @@ def main(argv):
     if _SERIAL.value:
         tf.config.threading.set_inter_op_parallelism_threads(1)
     config = models.resolve_config(_CONFIG.value)
-    memory_saving = _MEMORY_SAVING.value if _MODEL.value == 'tfglow' else 'none'
+    memory_saving = _MEMORY_SAVING.value if _MODEL.value.startswith('tfglow') else 'none'
     candidate = models.build(_MODEL.value, config, memory_saving)
     call = models.make_functions(candidate, config, jit_compile=False)[_FUNCTION.value]
     for _ in range(3):
@@ -131,6 +132,13 @@ def main(argv):
         f'time), {model_flops / dense_time / 1e9:.0f} GFLOP/s on the model FLOPs = '
         f'{100 * model_flops / dense_time / 1e9 / machine:.0f}% of the machine matmul rate '
         f'({machine:.0f} GFLOP/s)'
+    )
+    # The call's time if its conv/matmul ops ran at the machine's matmul rate and everything else
+    # kept its share of the (unprofiled) wall time: how fast faster convolutions alone make it.
+    floor = model_flops / (machine * 1e9) + wall * (op_time - dense_time) / op_time
+    print(
+        f'floor with every conv/matmul at the machine rate, the rest unchanged: '
+        f'{1000 * floor:.1f} ms per call ({config.batch_size / floor:.0f} images/s)'
     )
     _table('By op type', by_type, counts, calls)
     _table('By layer', by_layer, layer_counts, calls)

@@ -63,6 +63,9 @@ PIXEL_CNN_OUTPUTS = ('categorical', 'logistic_mixture', 'bernoulli')
 _FLOW_MODELS = ('glow', 'fewshot_glow')
 PERMUTATIONS = ('invconv', 'lu_invconv', 'shuffle', 'reverse')
 COUPLINGS = ('affine', 'additive')
+# What the coupling networks compute in (tfp_flows.Glow's `network_dtype`): bfloat16 is mixed
+# precision for CPUs with bf16 units (AMX, AVX512-BF16) and recent GPUs; float16 for GPUs.
+NETWORK_DTYPES = ('float32', 'bfloat16', 'float16')
 OPTIMIZERS = ('adamax', 'adam')
 # Autoregressive models sample exactly, with no temperature to scale.
 _AUTOREGRESSIVE_MODELS = ('pixelcnn', 'attention_pixelcnn')
@@ -84,7 +87,13 @@ _PIXEL_CNN_KEYS = {
     'num_mixtures': 10,
 }
 _MODEL_KEYS = {
-    'glow': {**_FLOW_KEYS, 'class_conditional': False, 'weight_y': 0.0, 'n_bits_x': 8},
+    'glow': {
+        **_FLOW_KEYS,
+        'class_conditional': False,
+        'weight_y': 0.0,
+        'n_bits_x': 8,
+        'network_dtype': 'float32',
+    },
     # As tfglow.models.fewshot.build_fewshot_model reads them; it checks the values of the string
     # options, which it owns.
     'fewshot_glow': {
@@ -109,7 +118,12 @@ _MODEL_KEYS = {
     },
 }
 # Allowed values of the model keys, by kind: choices, integer ranges (min, max or None).
-_MODEL_CHOICES = {'permutation': PERMUTATIONS, 'coupling': COUPLINGS, 'output': PIXEL_CNN_OUTPUTS}
+_MODEL_CHOICES = {
+    'permutation': PERMUTATIONS,
+    'coupling': COUPLINGS,
+    'output': PIXEL_CNN_OUTPUTS,
+    'network_dtype': NETWORK_DTYPES,
+}
 _MODEL_INT_RANGES = {
     'num_levels': (1, None),
     'steps_per_level': (1, None),

@@ -31,6 +31,7 @@ class ValidateConfigTest(tf.test.TestCase, parameterized.TestCase):
         ('model_name', 'model.name', 'realnvp', "'glow'"),
         ('permutation', 'model.permutation', 'invconv2', "'lu_invconv'"),
         ('coupling', 'model.coupling', 'affine_coupling', "'additive'"),
+        ('network_dtype', 'model.network_dtype', 'bf16', "'bfloat16'"),
         ('optimizer', 'optimizer', 'sgd', "'adamax'"),
     )
     def test_unknown_choice(self, key, value, allowed):

@@ -79,6 +79,13 @@ class MemorySavingTest(tf.test.TestCase, parameterized.TestCase):
         self._check_same_as_plain(mode, tf.float32, variant[1], lambda f: f, 1e-4, 1e-4)
 
     @parameterized.parameters(*MODES)
+    def test_same_gradients_with_bfloat16_networks(self, mode):
+        # Both eager: a graph fuses each network's conv, bias and ReLU (one bfloat16 rounding where
+        # eager rounds after each op), which alone moves log_prob by ~1e-3 relative.
+        options = dict(network_dtype='bfloat16')
+        self._check_same_as_plain(mode, tf.float32, options, lambda f: f, 1e-4, 1e-4)
+
+    @parameterized.parameters(*MODES)
     def test_same_gradients_under_xla(self, mode):
         compile_xla = lambda f: tf.function(f, jit_compile=True)  # noqa: E731
         self._check_same_as_plain(

@@ -17,7 +17,7 @@ def build_model(
 
     Args:
       model_config: the config's `model` section (`num_levels`, `steps_per_level`, `hidden_width`,
-        `permutation`, `coupling`, `learn_top`, `class_conditional`).
+        `permutation`, `coupling`, `learn_top`, `class_conditional`, `network_dtype`).
       image_shape: `(H, W, C)` of the data.
       num_classes: classes in the data; used only when `model_config.class_conditional`.
       seed: seed of the random initial weights and permutations.
@@ -45,4 +45,6 @@ def build_model(
         learn_top=bool(model_config.learn_top),
         num_classes=num_classes if class_conditional else 0,
         seed=seed,
+        # Runs written before the key existed computed in float32.
+        network_dtype=model_config.get('network_dtype', 'float32'),
     )

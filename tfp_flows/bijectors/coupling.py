@@ -2,6 +2,7 @@
 
 import tensorflow as tf
 
+from tfp_flows._dtypes import floating_dtype
 from tfp_flows.bijectors.flow_bijector import concat_condition
 from tfp_flows.bijectors.half_affine import HalfAffine, deinterleave
 from tfp_flows.networks.coupling_network import CouplingNetwork
@@ -37,6 +38,10 @@ class Coupling(HalfAffine):
       coupling: `'affine'` or `'additive'`. Default value: `'affine'`.
       conditional_channels: `D` of the conditioning input, 0 for none. Default value: 0.
       seed: int, `np.random.SeedSequence` or None, for the network's initial weights.
+      network_dtype: dtype the network computes in, e.g. `'bfloat16'`; None (default) for
+        `dtype`. Only the conditioner's precision changes: the network sees the same `X1` in the
+        forward and the inverse, so the layer stays exactly invertible and its log-determinant
+        exact (see `tfp_flows.networks.CouplingNetwork`'s `compute_dtype`).
       validate_args: Python `bool`. Default value: `False`.
       dtype: variable dtype. Default value: `tf.float32`.
       name: Default value: `'coupling'`.
@@ -49,6 +54,7 @@ class Coupling(HalfAffine):
         coupling: str = 'affine',
         conditional_channels: int = 0,
         seed=None,
+        network_dtype: tf.DType | str | None = None,
         validate_args: bool = False,
         dtype: tf.DType = tf.float32,
         name: str = 'coupling',
@@ -69,6 +75,7 @@ class Coupling(HalfAffine):
                 # Affine: the network emits openai/glow's interleaved (shift, scale) pairs as
                 # [all shifts, all scales], which split without strided copies.
                 output_order=deinterleave(num_channels) if coupling == 'affine' else None,
+                compute_dtype=network_dtype and floating_dtype(network_dtype, 'network_dtype'),
             )
             super().__init__(
                 num_channels,

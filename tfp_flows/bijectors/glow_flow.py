@@ -68,6 +68,11 @@ class GlowFlow(FlowBijector):
         output by inverting the flow. The last two give the same gradients, and memory that does
         not grow with `steps_per_level`, for about one more forward pass of compute (see
         `tfp_flows.bijectors.memory_saving`). Default value: `'none'`.
+      network_dtype: dtype the coupling networks compute in: `'bfloat16'` (or `'float16'` on
+        GPUs) runs their convolutions in mixed precision, variables and everything else staying in
+        `dtype`. The flow stays exactly invertible with an exact log-determinant (each network
+        sees the same input in both directions); what changes is the networks' precision. None
+        (default) for `dtype`.
       validate_args: Python `bool`. Default value: `False`.
       dtype: variable dtype. Default value: `tf.float32`.
       name: Default value: `'glow_flow'`.
@@ -86,6 +91,7 @@ class GlowFlow(FlowBijector):
         context_channels: int = 0,
         seed: int | None = None,
         memory_saving: str = 'none',
+        network_dtype: tf.DType | str | None = None,
         validate_args: bool = False,
         dtype: tf.DType = tf.float32,
         name: str = 'glow_flow',
@@ -130,6 +136,7 @@ class GlowFlow(FlowBijector):
                             coupling=coupling,
                             conditional_channels=self._context_channels,
                             seed=level_seeds[2 * step + 1],
+                            network_dtype=network_dtype,
                             dtype=dtype,
                             name=prefix + 'coupling',
                         ),

@@ -55,6 +55,8 @@ class Glow(transformed_distribution._TransformedDistribution):
       memory_saving: `'none'` | `'recompute'` | `'invert'`: trade about one more forward pass
         for training memory that does not grow with `steps_per_level` (see
         `tfp_flows.bijectors.GlowFlow`). Default value: `'none'`.
+      network_dtype: dtype the coupling networks compute in, e.g. `'bfloat16'` for mixed
+        precision (see `tfp_flows.bijectors.GlowFlow`). Default value: None (= `dtype`).
       validate_args: Python `bool`. Default value: `False`.
       dtype: Default value: `tf.float32`.
       name: Default value: `'Glow'`.
@@ -90,6 +92,7 @@ class Glow(transformed_distribution._TransformedDistribution):
         context_channels: int = 0,
         seed: int | None = None,
         memory_saving: str = 'none',
+        network_dtype: tf.DType | str | None = None,
         validate_args: bool = False,
         dtype: tf.DType = tf.float32,
         name: str = 'Glow',
@@ -108,12 +111,13 @@ class Glow(transformed_distribution._TransformedDistribution):
                 context_channels=context_channels,
                 seed=seed,
                 memory_saving=memory_saving,
+                network_dtype=network_dtype,
                 validate_args=validate_args,
                 dtype=dtype,
             )
             # openai/glow's auxiliary classifier for its `weight_y` loss: a zero-initialised linear
-            # head
-            # on the spatial mean of the top latent (before the prior), so it sees the image, not y.
+            # head on the spatial mean of the top latent (before the prior), so it sees the image,
+            # not y.
             self._classifier = (
                 LinearZeros(flow.latent_shapes[-1][-1], num_classes, dtype=dtype, name='classifier')
                 if num_classes

@@ -73,10 +73,20 @@ def edge_padded_conv2d(x: tf.Tensor, kernel: tf.Tensor, bias: tf.Tensor | None =
     return content + tf.reshape(edge, tf.concat([tf.shape(patches)[:3], [out_channels]], axis=0))
 
 
+def _in_dtype_of(x: tf.Tensor, *weights: tf.Tensor) -> list[tf.Tensor]:
+    """`weights` (already folded, in the variables' dtype) cast to the dtype `x` computes in.
+
+    A layer computes in its input's dtype: a network fed bfloat16 runs its convolutions in
+    bfloat16 while its variables stay float32 (mixed precision).
+    """
+    return [tf.cast(w, x.dtype) for w in weights]
+
+
 class Conv2D(tf.Module):
     """Hidden convolution of a Glow network: edge-padded conv, no bias, then ActNorm.
 
-    Weights start as N(0, 0.05^2) like openai/glow's; the ActNorm after it replaces a bias and is
+    It computes in its input's dtype (the variables keep theirs). Weights start as N(0, 0.05^2)
+    like openai/glow's; the ActNorm after it replaces a bias and is
     data-initialised with the rest of the model, which standardises every hidden pre-activation.
     For 1x1 kernels there is no padding and no indicator channel: openai/glow's indicator there is a
     constant channel of ones, i.e. a bias, which the ActNorm shift already provides.
@@ -126,7 +136,8 @@ class Conv2D(tf.Module):
         # reduction with the kernel gradient). It is also what keeps only one activation per
         # hidden layer alive for the backward pass.
         scale = tf.exp(self.act_norm.log_scale)
-        return self._convolve(x, self.kernel * scale, self.act_norm.bias * scale, activation)
+        kernel, bias = _in_dtype_of(x, self.kernel * scale, self.act_norm.bias * scale)
+        return self._convolve(x, kernel, bias, activation)
 
     def initialize(self, x: tf.Tensor) -> tf.Tensor:
         """Data-dependent init of the ActNorm on this batch; returns the layer's output."""
@@ -137,7 +148,7 @@ class ZeroConv2D(tf.Module):
     """openai/glow's `conv2d_zeros`: `(edge_padded_conv(x) + bias) * exp(3 * logs)`, zero at init.
 
     Used as the last layer of every coupling and prior network, so that each coupling starts as the
-    identity and each learned prior as the standard normal.
+    identity and each learned prior as the standard normal. Computes in its input's dtype.
 
     `output_order` (optional, a permutation of the output channels) makes the layer return
     `out[..., output_order]`, computed by permuting the small kernel and bias rather than gathering
@@ -185,7 +196,7 @@ class ZeroConv2D(tf.Module):
         kernel, bias = self.kernel * scale, self.bias * scale
         if self._output_permutation is not None:
             kernel, bias = (self._permute_outputs(value) for value in (kernel, bias))
-        return edge_padded_conv2d(x, kernel, bias)
+        return edge_padded_conv2d(x, *_in_dtype_of(x, kernel, bias))
 
     def _permute_outputs(self, value: tf.Tensor) -> tf.Tensor:
         rows = tf.reshape(value, [-1, value.shape[-1]])
