@@ -86,8 +86,8 @@ class Conv2D(tf.Module):
     """Hidden convolution of a Glow network: edge-padded conv, no bias, then ActNorm.
 
     It computes in its input's dtype (the variables keep theirs). Weights start as N(0, 0.05^2)
-    like openai/glow's; the ActNorm after it replaces a bias and is
-    data-initialised with the rest of the model, which standardises every hidden pre-activation.
+    like openai/glow's; the ActNorm after it replaces a bias and is data-initialised with the rest
+    of the model, which standardises every hidden pre-activation.
     For 1x1 kernels there is no padding and no indicator channel: openai/glow's indicator there is a
     constant channel of ones, i.e. a bias, which the ActNorm shift already provides.
     """
