@@ -3,22 +3,14 @@
 
 import os
 import subprocess
-import sys
 
 import tensorflow as tf
 
-from tests.tfglow.augment import helpers
+from tests.tfglow.tools.run_binary import run_binary
 
 
 def _run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, '-m', 'tfglow.tools.augment_report', *args],
-        cwd=helpers.REPO_ROOT,
-        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2'),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    return run_binary('tfglow.tools.augment_report', *args)
 
 
 class AugmentReportBinaryTest(tf.test.TestCase):

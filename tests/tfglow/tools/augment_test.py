@@ -8,24 +8,17 @@ SavedModel it exports with --export_dir is `tfglow.augment.serving`'s (tested th
 import glob
 import os
 import subprocess
-import sys
 
 import numpy as np
 import tensorflow as tf
 
 from tests.tfglow.augment import helpers
+from tests.tfglow.tools.run_binary import run_binary
 from tfglow.augment import folders
 
 
 def _run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, '-m', 'tfglow.tools.augment', *args],
-        cwd=helpers.REPO_ROOT,
-        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2'),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    return run_binary('tfglow.tools.augment', *args)
 
 
 class AugmentBinaryTest(tf.test.TestCase):

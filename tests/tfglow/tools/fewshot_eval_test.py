@@ -4,7 +4,6 @@ import glob
 import json
 import os
 import subprocess
-import sys
 
 import ml_collections
 import numpy as np
@@ -14,6 +13,7 @@ from absl.testing import flagsaver
 
 import tfp_flows
 import tfp_flows.dequantization as dq
+from tests.tfglow.tools.run_binary import run_binary
 from tfglow import config_lib, data, fewshot_eval
 from tfglow.data import episodic, omniglot
 from tfglow.ema import ExponentialMovingAverage
@@ -21,7 +21,6 @@ from tfglow.models import fewshot
 from tfglow.tools import fewshot_eval as tool
 from tfp_flows import testing
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
 N_BITS = 1
 OMNIGLOT_DIR = next(
     d for d in omniglot.search_dirs() if os.path.isfile(os.path.join(d, 'test_small.npz'))
@@ -119,14 +118,7 @@ def _write_workdir(workdir: str) -> tuple[list[np.ndarray], list[np.ndarray]]:
 
 
 def _run(args: list[str]) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, '-m', 'tfglow.tools.fewshot_eval', *args],
-        cwd=REPO_ROOT,
-        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2'),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    return run_binary('tfglow.tools.fewshot_eval', *args)
 
 
 class FewShotEvalBinaryTest(tf.test.TestCase):
