@@ -11,8 +11,8 @@ if [ ! -x .venv/bin/python ]; then
 fi
 # shellcheck disable=SC1091
 . .venv/bin/activate
-if ! python -c 'import tfglow, tfp_flows, pytest, ruff' >/dev/null 2>&1 \
-    || [ setup.cfg -nt .venv/.tfglow-installed ]; then
+if ! python -c 'import tfglow.tools, tfp_flows, pytest, ruff' >/dev/null 2>&1 \
+    || [ setup.cfg -nt .venv/.tfglow-installed ] || [ setup.py -nt .venv/.tfglow-installed ]; then
   echo "[setup] installing tfglow and its dependencies"
   python -m pip install --quiet --upgrade pip
   python -m pip install --quiet -e '.[test]'

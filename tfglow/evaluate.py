@@ -5,31 +5,22 @@ from collections.abc import Callable, Sequence
 import tensorflow as tf
 
 import tfp_flows.dequantization as dq
+from tfglow import pixels
 
 __all__ = ['BitsPerDimEvaluator', 'MeanEvaluator', 'evaluate_bits_per_dim']
-
-# Separates the evaluation noise stream from the training and init streams drawn from the same seed.
-_EVAL_NOISE_STREAM = 2
 
 
 def _add_per_example_noise(dataset: tf.data.Dataset, seed: int) -> tf.data.Dataset:
     """Adds `'noise'`: U(0, 1) of the image's shape, seeded by the example's position in `dataset`.
 
     Seeding per example (not per batch or per replica) makes the result independent of the batch
-    size and of how batches are split across replicas and workers.
+    size and of how batches are split across replicas and workers (`tfglow.pixels.uniform_noise`).
     """
-    base = tf.constant([seed, _EVAL_NOISE_STREAM], tf.int64)
 
     def add(offset, batch):
         size = tf.shape(batch['image'], out_type=tf.int64)[0]
         shape = tf.shape(batch['image'])[1:]
-        noise = tf.map_fn(
-            lambda i: tf.random.stateless_uniform(
-                shape, seed=tf.random.experimental.stateless_fold_in(base, i)
-            ),
-            offset + tf.range(size),
-            fn_output_signature=tf.float32,
-        )
+        noise = pixels.uniform_noise(seed, offset + tf.range(size), shape)
         return offset + size, dict(batch, noise=noise)
 
     return dataset.scan(tf.constant(0, tf.int64), add)
@@ -140,8 +131,7 @@ class BitsPerDimEvaluator:
             raise ValueError(
                 f'Evaluation images need a static [H, W, C] shape; got {images.shape}.'
             )
-        x = dq.preprocess(images, self._n_bits)
-        x = dq.dequantize(x, self._n_bits, noise=batch['noise'])
+        x = pixels.dequantized(images, self._n_bits, batch['noise'])
         if self._use_labels:
             log_prob = self._model.log_prob(x, label=batch['label'])
         else:

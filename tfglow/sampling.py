@@ -1,8 +1,8 @@
 """PNG grids from a trained Glow: samples at several temperatures and interpolation strips.
 
-The grids are drawn through the export's serving functions (`tfglow.export.GlowServingModule`'s
-`sample` and `interpolate`, or the same signatures of a loaded SavedModel), so they show exactly
-what a served model returns.
+The grids are drawn through the export's serving functions (`sample` and `interpolate` of
+`tfglow.serving.glow.GlowServingModule`, or the same signatures of a loaded SavedModel), so they
+show exactly what a served model returns.
 
 ```python
 paths = write_sample_pngs('workdirs/fashion_mnist_glow', '/tmp/samples', temperatures=(0.7,))
@@ -18,7 +18,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfglow import data, images
-from tfglow.export import GlowServingModule
+from tfglow.serving.glow import GlowServingModule
 from tfglow.trained import load_trained_glow
 
 __all__ = [

@@ -36,7 +36,7 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from tfglow import config_lib, data, distribute, images, tasks
+from tfglow import config_lib, data, distribute, images, tasks, trained
 from tfglow.ema import ExponentialMovingAverage
 
 __all__ = [
@@ -249,11 +249,13 @@ class _Run:
             self.best_bpd = tf.Variable(
                 sys.float_info.max, dtype=tf.float64, trainable=False, name='best_bits_per_dim'
             )
-        self.checkpoint = tf.train.Checkpoint(
-            model=self.model,
+        # The layout tfglow.trained.restore_run reads back (model, EMA, step), plus what only
+        # resuming needs.
+        self.checkpoint = trained.training_checkpoint(
+            self.model,
+            self.ema,
+            self.step,
             optimizer=self.optimizer,
-            ema=self.ema,
-            step=self.step,
             bad_steps=self.bad_steps,
             best_bits_per_dim=self.best_bpd,
         )

@@ -2,15 +2,17 @@
 
 Glow's layers (ActNorm, invertible 1x1 convolution, couplings, squeeze, multi-scale split with a
 learned prior) as `tfp.bijectors`, composed into `tfp_flows.Glow`, a `tfd.TransformedDistribution`;
-and gated PixelCNNs (`tfp_flows.PixelCNN`, and `tfp_flows.AttentionPixelCNN` conditioned on a
-support set) as `tfd.Distribution`s.
+gated PixelCNNs (`tfp_flows.PixelCNN`) as `tfd.Distribution`s; and the two few-shot models, which
+read a support set through one `networks.SupportEncoder`: `tfp_flows.AttentionPixelCNN` attends
+over it, `tfp_flows.FewShotGlow` conditions every Glow level on a context pooled from it.
 """
 
 from tfp_flows import bijectors, dequantization, distributions, networks
-from tfp_flows.distributions import AttentionPixelCNN, Glow, PixelCNN
+from tfp_flows.distributions import AttentionPixelCNN, FewShotGlow, Glow, PixelCNN
 
 __all__ = [
     'AttentionPixelCNN',
+    'FewShotGlow',
     'Glow',
     'PixelCNN',
     'bijectors',

@@ -29,13 +29,13 @@ import math
 
 import tensorflow as tf
 
+from tfp_flows import _validation
+
 __all__ = ['bits_per_dim', 'dequantize', 'num_bins', 'postprocess', 'preprocess']
 
 
 def _check_n_bits(n_bits: int) -> int:
-    if isinstance(n_bits, bool) or not isinstance(n_bits, int) or not 1 <= n_bits <= 8:
-        raise ValueError(f'n_bits must be an integer in [1, 8]; got {n_bits!r}.')
-    return n_bits
+    return _validation.integer(n_bits, 'n_bits', 1, 8)
 
 
 def num_bins(n_bits: int) -> int:

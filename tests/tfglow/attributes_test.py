@@ -7,7 +7,8 @@ import numpy as np
 import tensorflow as tf
 
 from tests.tfglow import export_helpers
-from tfglow import attributes, export, trained
+from tfglow import attributes, trained
+from tfglow.serving import glow
 
 
 def _canvas(count: int = 1, size: int = 20) -> np.ndarray:
@@ -172,7 +173,7 @@ class DirectionsForModelTest(tf.test.TestCase):
             self.trained, 'properties', num_examples=2000, quantile=0.2
         )
         self.assertAllEqual(directions.present_counts, [400] * 5)
-        module = export.GlowServingModule(self.trained, directions)
+        module = glow.GlowServingModule(self.trained, directions)
         images, _ = export_helpers.eval_images(self.workdir, 64)
         alphas = [-1.0, -0.5, 0.0, 0.5, 1.0]
         # Measured on the decoded images: the mean over 64 test images, for each alpha. Left out:

@@ -1,5 +1,6 @@
 """Tests for tfglow.ema."""
 
+import numpy as np
 import tensorflow as tf
 from absl.testing import parameterized
 
@@ -56,6 +57,49 @@ class ExponentialMovingAverageTest(tf.test.TestCase, parameterized.TestCase):
         tf.train.Checkpoint(ema=restored).restore(path).assert_existing_objects_matched()
         self.assertAllClose(restored.shadows[0], 2.8)
         self.assertEqual(int(restored.num_updates.numpy()), 1)
+
+    def test_the_documented_rule_bit_for_bit(self):
+        weight = tf.Variable([0.3, -1.7, 2.5])
+        ema = ExponentialMovingAverage([weight], decay=0.999)
+        update = tf.function(ema.update)
+        shadow = weight.numpy()
+        for t in range(30):
+            weight.assign_add([0.01, -0.02, 0.03 * (t % 3)])
+            decay = np.minimum(np.float32(0.999), np.float32(1 + t) / np.float32(10 + t))
+            shadow = shadow - (np.float32(1) - decay) * (shadow - weight.numpy())
+            update()
+            self.assertAllEqual(ema.shadows[0], shadow)
+
+    def test_resuming_from_a_checkpoint_continues_bit_identically(self):
+        def run(steps, weight, ema):
+            for step in steps:
+                weight.assign_add([0.1 * step, -0.05])
+                ema.update()
+
+        weight = tf.Variable([1.0, 2.0])
+        ema = ExponentialMovingAverage([weight], decay=0.99)
+        run(range(6), weight, ema)
+        resumed_weight = tf.Variable([1.0, 2.0])
+        resumed = ExponentialMovingAverage([resumed_weight], decay=0.99)
+        run(range(3), resumed_weight, resumed)
+        path = tf.train.Checkpoint(weight=resumed_weight, ema=resumed).save(
+            self.get_temp_dir() + '/ckpt'
+        )
+        # The layout tfglow.trained reads: one shadow per variable, and the update count.
+        names = {name for name, _ in tf.train.list_variables(path)}
+        self.assertContainsSubset(
+            {
+                'ema/shadows/0/.ATTRIBUTES/VARIABLE_VALUE',
+                'ema/num_updates/.ATTRIBUTES/VARIABLE_VALUE',
+            },
+            names,
+        )
+        fresh_weight = tf.Variable([0.0, 0.0])
+        fresh = ExponentialMovingAverage([fresh_weight], decay=0.99)
+        tf.train.Checkpoint(weight=fresh_weight, ema=fresh).restore(path)
+        run(range(3, 6), fresh_weight, fresh)
+        self.assertAllEqual(fresh.shadows[0], ema.shadows[0])
+        self.assertEqual(int(fresh.num_updates.numpy()), 6)
 
     def test_bad_decay(self):
         with self.assertRaisesRegex(ValueError, 'decay'):

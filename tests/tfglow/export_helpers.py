@@ -81,7 +81,7 @@ def untrained_workdir(spec: str) -> str:
     """
     import tensorflow as tf
 
-    from tfglow import config_lib, tasks
+    from tfglow import config_lib, tasks, trained
     from tfglow.ema import ExponentialMovingAverage
     from tfp_flows import testing
 
@@ -98,7 +98,7 @@ def untrained_workdir(spec: str) -> str:
     # The raw weights differ from their average: only the average may be exported.
     testing.perturb_variables(model, 0.01, seed=2)
     step = tf.Variable(UNTRAINED_STEP, dtype=tf.int64)
-    checkpoint = tf.train.Checkpoint(model=model, ema=ema, step=step)
+    checkpoint = trained.training_checkpoint(model, ema, step)
     manager = tf.train.CheckpointManager(
         checkpoint, os.path.join(workdir, 'checkpoints'), max_to_keep=1, step_counter=step
     )

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfglow import data, fewshot_eval
+from tfglow import data
+from tfglow.fewshot import restore
 
 # A run that learns to use the support takes thousands of steps (about an hour on 2 CPU cores;
 # a 400-step run of a small model does not yet, measured), too long for the test suite: point
@@ -19,7 +20,7 @@ WORKDIR = os.environ.get('TFGLOW_FEWSHOT_WORKDIR', '')
 class FewShotGlowLearnsFromTheSupportTest(tf.test.TestCase):
     def test_conditional_nll_of_new_classes_falls_from_one_to_five_shots(self):
         workdir = WORKDIR
-        loaded = fewshot_eval.load_workdir(workdir, num_noise_samples=2)
+        loaded = restore.load_workdir(workdir, num_noise_samples=2)
         # Evaluation classes only: the model never saw them. One target per class and five
         # other images of its class; the 1-shot support is the first of those five.
         classes = data.load_class_arrays(loaded.config.data, 'test')

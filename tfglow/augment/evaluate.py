@@ -3,8 +3,8 @@
 Protocol, the same for every method so that their accuracies are paired:
 
 ```none
-episodes   fewshot_eval.sample_episodes(class sizes, N, K, E, Q, seed): N classes, K support and
-           Q query images each, the same episodes for every method
+episodes   tfglow.fewshot.episodes.sample_episodes(class sizes, N, K, E, Q, seed): N classes,
+           K support and Q query images each, the same episodes for every method
 features   f(x) = the frozen feature extractor (tfglow.augment.features), L2-normalised
 'none'     centroid_n = mean of f(support_n)
 method     centroid_n = mean of f(support_n) and f(decode(z)) for `num_augmented` latents z made
@@ -12,8 +12,9 @@ method     centroid_n = mean of f(support_n) and f(decode(z)) for `num_augmented
 predict    each query goes to its nearest centroid (Euclidean)
 ```
 
-Accuracy is the mean over episodes with a 95% interval (`fewshot_eval.confidence_interval`); the
-difference to 'none' is reported per episode too (paired), whose interval is tighter.
+Accuracy is the mean over episodes with a 95% interval (`tfglow.fewshot.episodes`'
+`confidence_interval`); the difference to 'none' is reported per episode too (paired), whose
+interval is tighter.
 """
 
 import dataclasses
@@ -21,10 +22,12 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from tfglow import fewshot_eval, validation
+from tfglow import validation
 from tfglow.augment.features import FeatureExtractor
 from tfglow.augment.latent import ClassLatents, LatentCodec
 from tfglow.augment.methods import AugmentOptions, BaseStatistics, augment_latents
+from tfglow.fewshot.episodes import confidence_interval, sample_episodes
+from tfglow.progress import Progress
 
 __all__ = [
     'DEFAULT_SETTINGS',
@@ -105,7 +108,7 @@ def classify_with_augmentation(
     offsets = targets.offsets
     results = []
     for n_way, k_shot in options.settings:
-        episodes = fewshot_eval.sample_episodes(
+        episodes = sample_episodes(
             targets.counts,
             n_way,
             k_shot,
@@ -120,7 +123,7 @@ def classify_with_augmentation(
         query_features = target_features[query_rows]
         accuracy = {'none': _centroid_accuracy(support_features.mean(axis=2), query_features)}
         for method_index, (name, method) in enumerate(methods.items()):
-            progress = fewshot_eval._Progress(
+            progress = Progress(
                 f'{n_way}-way {k_shot}-shot, {name}', options.num_episodes, 'episodes'
             )
             per_episode = []
@@ -155,10 +158,10 @@ def classify_with_augmentation(
             'difference': {},
         }
         for name, values in accuracy.items():
-            mean, ci95 = fewshot_eval.confidence_interval(values)
+            mean, ci95 = confidence_interval(values)
             setting['accuracy'][name] = {'mean': mean, 'ci95': ci95, 'per_episode': values.tolist()}
             if name != 'none':
-                mean, ci95 = fewshot_eval.confidence_interval(values - accuracy['none'])
+                mean, ci95 = confidence_interval(values - accuracy['none'])
                 setting['difference'][name] = {'mean': mean, 'ci95': ci95}
         results.append(setting)
     return {

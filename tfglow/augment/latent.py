@@ -1,7 +1,7 @@
 """uint8 images <-> flat Glow latents, and the latents of a labelled image set, class by class.
 
-A `LatentCodec` maps images to the flow's latents and back in one convention, the one the export
-and `tfglow.trained` use, with `fewshot_eval`'s pixel levels:
+A `LatentCodec` maps images to the flow's latents and back in one convention, the one the exports
+use (`tfglow.trained.FlowImages`, with `tfglow.pixels`' levels):
 
 ```none
 encode:  x = preprocess(images, n_bits) + 1 / (2 * n_bins)      the centre of each pixel's bin
@@ -16,8 +16,9 @@ Encoding is deterministic, and `decode(encode(images))` gives back the images' l
 Models: any flow with `encode`/`decode` that needs no support set: `tfp_flows.Glow` (the 'glow'
 task; class-conditional models are refused) and `FewShotGlow` built with `context='none'` (the
 'fewshot_glow' task with `configs/omniglot_fewshot_glow.py:unconditional`). `load_codec` restores
-either from a `tfglow-train` workdir with its EMA weights; `SavedModelCodec` reads a SavedModel
-with `encode` and `decode` signatures (`tfglow-export`'s, or `tfglow-augment --export_dir`'s).
+either from a `tfglow-train` workdir with its EMA weights (`tfglow.trained.restore_run`);
+`SavedModelCodec` reads a SavedModel with `encode` and `decode` signatures (`tfglow-export`'s, or
+`tfglow-augment --export_dir`'s).
 
 `encode_classes` turns `{class name: uint8 [n, H, W, C]}` into `ClassLatents`: every latent, class
 after class, with each class's group (the Omniglot alphabet: the part of the name before '/').
@@ -34,9 +35,9 @@ import tensorflow as tf
 
 import tfp_flows
 import tfp_flows.dequantization as dq
-from tfglow import config_lib, fewshot_eval
-from tfglow.models import fewshot
-from tfglow.trained import load_trained_glow
+from tfglow import config_lib, trained
+from tfglow.serving.versions import METADATA_PATH
+from tfp_flows.distributions.few_shot_glow import FewShotGlow
 
 __all__ = [
     'ClassLatents',
@@ -47,8 +48,6 @@ __all__ = [
     'group_of',
     'load_codec',
 ]
-
-_METADATA_PATH = os.path.join('assets.extra', 'tfglow_metadata.json')
 
 
 class LatentCodec:
@@ -158,13 +157,13 @@ class FlowCodec(LatentCodec):
 
     def __init__(
         self,
-        model: tfp_flows.Glow | fewshot.FewShotGlow,
+        model: tfp_flows.Glow | FewShotGlow,
         n_bits: int,
         name: str | None = None,
         checkpoint: str = '',
         step: int = 0,
     ):
-        if isinstance(model, fewshot.FewShotGlow):
+        if isinstance(model, FewShotGlow):
             if model.is_conditional:
                 raise ValueError(
                     f'{model.name} is a support-conditioned FewShotGlow: its latents depend on the '
@@ -184,11 +183,14 @@ class FlowCodec(LatentCodec):
                 'a flow (tfp_flows.Glow, or a FewShotGlow with context none).'
             )
         self.model = model
-        self.n_bits = int(n_bits)
-        dq.num_bins(self.n_bits)  # Checks the range.
+        # An unconditional FewShotGlow is a plain Glow: encode and decode go to it directly.
+        self._images = trained.FlowImages(
+            model.glow if isinstance(model, FewShotGlow) else model, n_bits
+        )
+        self.n_bits = self._images.n_bits
         self.name = name or model.name
-        self.image_shape = tuple(int(d) for d in model.image_shape)
-        self.latent_shapes = tuple(tuple(int(d) for d in s) for s in model.latent_shapes)
+        self.image_shape = self._images.image_shape
+        self.latent_shapes = self._images.latent_shapes
         self.checkpoint = checkpoint
         self.step = step
         image_spec = tf.TensorSpec([None, *self.image_shape], tf.uint8)
@@ -198,24 +200,11 @@ class FlowCodec(LatentCodec):
 
     def encode_tensor(self, images: tf.Tensor) -> tf.Tensor:
         """uint8 `[B, H, W, C]` -> float32 `[B, D]`."""
-        x = dq.preprocess(images, self.n_bits) + 0.5 / self.num_bins
-        latents = self.model.encode(x)
-        batch = tf.shape(images)[0]
-        return tf.concat([tf.reshape(eps, [batch, -1]) for eps in latents], axis=1)
+        return self._images.encode(images)
 
     def decode_tensor(self, latents: tf.Tensor) -> tf.Tensor:
         """float32 `[B, D]` -> uint8 `[B, H, W, C]`."""
-        batch = tf.shape(latents)[0]
-        sizes = [math.prod(shape) for shape in self.latent_shapes]
-        parts = tf.split(latents, sizes, axis=1)
-        levels = [
-            tf.reshape(part, tf.concat([[batch], shape], axis=0))
-            for part, shape in zip(parts, self.latent_shapes, strict=True)
-        ]
-        x = self.model.decode(levels)
-        bins = self.num_bins
-        level = tf.clip_by_value(tf.floor((x + 0.5) * bins), 0.0, bins - 1.0)
-        return tf.cast(tf.cast(level, tf.int32) * 255 // (bins - 1), tf.uint8)
+        return self._images.decode(latents)
 
     def _encode_batch(self, images):
         return self._encode_fn(tf.constant(images)).numpy()
@@ -228,7 +217,7 @@ class SavedModelCodec(LatentCodec):
     """A SavedModel's `encode` (`images` -> `latents`) and `decode` (`latents` -> `images`).
 
     Reads `n_bits` and the latent shapes from `assets.extra/tfglow_metadata.json`; decoded images
-    are mapped to `fewshot_eval`'s levels (so a `tfglow-export` binary model's 128 becomes 255).
+    are in `tfglow.pixels`' levels, as every tfglow export returns them.
 
     Raises:
       FileNotFoundError: without the SavedModel or its metadata.
@@ -236,7 +225,7 @@ class SavedModelCodec(LatentCodec):
     """
 
     def __init__(self, path: str):
-        metadata_path = os.path.join(path, _METADATA_PATH)
+        metadata_path = os.path.join(path, METADATA_PATH)
         if not tf.io.gfile.exists(os.path.join(path, 'saved_model.pb')):
             raise FileNotFoundError(f'no SavedModel in {path!r} (saved_model.pb is missing).')
         if not tf.io.gfile.exists(metadata_path):
@@ -263,9 +252,7 @@ class SavedModelCodec(LatentCodec):
         return self._signatures['encode'](images=tf.constant(images))['latents'].numpy()
 
     def _decode_batch(self, latents):
-        images = self._signatures['decode'](latents=tf.constant(latents))['images'].numpy()
-        levels = fewshot_eval.quantize(images, self.num_bins)
-        return fewshot_eval.levels_to_uint8(levels, self.num_bins)
+        return self._signatures['decode'](latents=tf.constant(latents))['images'].numpy()
 
 
 def load_codec(
@@ -284,35 +271,28 @@ def load_codec(
     """
     if not tf.io.gfile.isdir(workdir):
         raise FileNotFoundError(f'workdir {workdir!r} does not exist.')
+    # The family is checked before the costly restore.
     config = config_lib.read_config(workdir)
     name = config.model.get('name', 'glow')
-    if name == 'glow':
-        if data_path:
-            raise ValueError('data_path is only supported for fewshot_glow runs.')
-        trained = load_trained_glow(workdir, checkpoint)
-        model, n_bits, path, step = trained.model, trained.n_bits, trained.checkpoint, trained.step
-    elif name == 'fewshot_glow':
-        if config.model.get('context', 'spatial') != 'none':
-            raise ValueError(
-                f'{workdir} trained a support-conditioned FewShotGlow (context '
-                f'{config.model.context!r}): its latents depend on the support set. Augmentation '
-                'needs a flow that encodes without one: the unconditional variant '
-                "(configs/omniglot_fewshot_glow.py:unconditional, context 'none') or a plain Glow."
-            )
-        loaded = fewshot_eval.load_workdir(workdir, checkpoint, data_path=data_path)
-        model, n_bits = loaded.adapter.model, int(config.model.n_bits_x)
-        path, step = loaded.checkpoint, loaded.step
-    else:
+    if name == 'fewshot_glow' and config.model.get('context', 'spatial') != 'none':
+        raise ValueError(
+            f'{workdir} trained a support-conditioned FewShotGlow (context '
+            f'{config.model.context!r}): its latents depend on the support set. Augmentation '
+            'needs a flow that encodes without one: the unconditional variant '
+            "(configs/omniglot_fewshot_glow.py:unconditional, context 'none') or a plain Glow."
+        )
+    if name not in ('glow', 'fewshot_glow'):
         raise ValueError(
             f'{workdir} trained a {name!r} model, which has no encode/decode: augmentation in '
             "latent space needs the 'glow' or the unconditional 'fewshot_glow' task."
         )
+    run = trained.restore_run(workdir, checkpoint, data_path=data_path)
     return FlowCodec(
-        model,
-        n_bits,
+        run.model,
+        run.config.model.n_bits_x,
         name=os.path.basename(os.path.normpath(workdir)),
-        checkpoint=path,
-        step=step,
+        checkpoint=run.checkpoint,
+        step=run.step,
     )
 
 

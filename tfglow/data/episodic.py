@@ -25,6 +25,8 @@ from collections.abc import Mapping
 import numpy as np
 import tensorflow as tf
 
+from tfglow import validation
+
 __all__ = ['make_episodes']
 
 
@@ -67,7 +69,11 @@ def make_episodes(
       ValueError: for an empty mapping, arrays of mismatched shape or non-uint8 dtype, a class
         with fewer than `k_max + 1` images, or bad sizes.
     """
-    images, offsets, counts = _pack(class_arrays, k_max, k_min, batch_size)
+    batch_size = validation.integer(batch_size, 'batch_size', 1)
+    k_min = validation.integer(k_min, 'k_min', 1)
+    k_max = validation.integer(k_max, 'k_max', 1)
+    first_batch = validation.integer(first_batch, 'first_batch', 0)
+    images, offsets, counts = _pack(class_arrays, k_min, k_max)
     pipelines, pipeline_id = 1, 0
     if input_context is not None:
         pipelines, pipeline_id = input_context.num_input_pipelines, input_context.input_pipeline_id
@@ -108,8 +114,6 @@ def make_episodes(
             'num_support': tf.fill([batch_size], size),
         }
 
-    if isinstance(first_batch, bool) or not isinstance(first_batch, int) or first_batch < 0:
-        raise ValueError(f'first_batch must be an integer >= 0; got {first_batch!r}.')
     indices = (
         tf.data.Dataset.counter(start=first_batch)
         if num_batches is None
@@ -121,11 +125,8 @@ def make_episodes(
     ).prefetch(tf.data.AUTOTUNE)
 
 
-def _pack(class_arrays, k_max, k_min, batch_size):
+def _pack(class_arrays, k_min, k_max):
     """All images in one `[N, H, W, C]` array, with each class's offset and count."""
-    for label, value in (('batch_size', batch_size), ('k_min', k_min), ('k_max', k_max)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f'{label} must be an integer >= 1; got {value!r}.')
     if k_max < k_min:
         raise ValueError(f'k_max ({k_max}) must be >= k_min ({k_min}).')
     if not class_arrays:

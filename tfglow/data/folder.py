@@ -7,7 +7,8 @@ Layouts, with `<root>` = `config.data.path`:
                                        (every subfolder of `<root>` is then a split; classes are the
                                        union over splits, so labels agree between splits).
 Without split subfolders the whole folder is the split `config.data.train_split`. Hidden files and
-folders and files with other extensions are skipped.
+folders and files with other extensions are skipped. A class folder whose class has no image in any
+split is an error naming it (it would otherwise vanish from the labels without a word).
 
 Every file's header is read first (image_header), so `get_info` is quick and a corrupt or truncated
 file, images of mixed sizes (when `image_size` is 0) or a mix of grey and colour images are
@@ -18,7 +19,7 @@ per-epoch shuffle of the file list.
 
 import functools
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import NamedTuple
 
 import ml_collections
@@ -111,6 +112,7 @@ def _scan(config: ml_collections.ConfigDict) -> _Folder:
     all_files = [path for listing in listings.values() for path, _ in listing]
     if not all_files:
         raise ValueError(f'no images ({", ".join(IMAGE_EXTENSIONS)}) found under {root}')
+    _check_no_empty_classes(split_dirs.values(), class_names)
     headers = {path: _header(path) for path in all_files}
     _check_uniform(all_files, headers, config.image_size)
     first = headers[all_files[0]]
@@ -134,6 +136,26 @@ def _scan(config: ml_collections.ConfigDict) -> _Folder:
         class_names,
         common.output_shape(first.height, first.width, first.channels, config.image_size),
     )
+
+
+def _check_no_empty_classes(directories: Iterable[str], class_names: list[str]) -> None:
+    """Raises ValueError naming the class folders of a class that has no image in any split.
+
+    Labels are the classes that hold images, so such a folder would silently be one class less
+    than the user sees on disk.
+    """
+    empty = [
+        os.path.join(directory, name)
+        for directory in directories
+        for name in _subfolders(directory)
+        if name not in class_names
+    ]
+    if empty:
+        raise ValueError(
+            f'class folder(s) without images ({", ".join(IMAGE_EXTENSIONS)}): '
+            f'{", ".join(empty)}; every class folder is a label, so add images to them or '
+            'remove them'
+        )
 
 
 def _subfolders(directory: str) -> list[str]:

@@ -4,6 +4,12 @@ Reading headers lets `get_info` report the image shape of a large folder quickly
 loaders reject a corrupt or truncated file by name before training starts (a decode error deep
 inside a tf.data iterator cannot say which file it came from). Each check also looks at the end of
 the file, where truncation (the commonest corruption: an interrupted copy) shows.
+
+Why not Pillow's lazy `Image.open` + `verify()`: `verify` checks PNG chunks only (for JPEG, GIF
+and BMP it does nothing), so it lets cut files through, and it is slower. `bench/image_header.py`
+(399 files, 24 of them cut short; verdicts checked against `tf.io.decode_image`): this parser
+7 µs per file and 24/24 cut files rejected; Pillow open + verify 24 µs and 10/24; Pillow open +
+`load()` (a full decode) 69 µs and 21/24.
 """
 
 import io

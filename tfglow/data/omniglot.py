@@ -30,12 +30,14 @@ _REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
 def search_dirs() -> list[str]:
-    """Where `config.data.path = ''` looks for the npz files, in order."""
+    """Where `config.data.path = ''` looks for the npz files, in order.
+
+    `../shared/data/omniglot` relative to the repository root, then to the working directory.
+    """
     relative = os.path.join('..', 'shared', 'data', 'omniglot')
     return [
         os.path.normpath(os.path.join(_REPO_ROOT, relative)),
         os.path.normpath(os.path.join(os.getcwd(), relative)),
-        '/work/shared/data/omniglot',
     ]
 
 

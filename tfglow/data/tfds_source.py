@@ -5,10 +5,14 @@ ClassLabel, else 0 with one class: cifar10, mnist, fashion_mnist use 'label'; om
 (the character; its 'alphabet' is left out); celeb_a, downsampled_imagenet/*, lsun/* have no label.
 Names may carry a config (`lsun/bedroom`, `downsampled_imagenet/32x32`) and splits may be tfds
 slices (`train[:90%]`). A dataset not yet prepared is downloaded and prepared first, as `tfds.load`
-does.
+does, after checking within seconds that its download servers can be reached (offline, tfds would
+retry for minutes before failing).
 """
 
 import difflib
+import socket
+import urllib.parse
+import urllib.request
 from collections.abc import Mapping
 
 import ml_collections
@@ -16,6 +20,9 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from tfglow.data import common
+
+# Seconds to wait for each download server before calling the dataset not downloadable.
+_PROBE_TIMEOUT_S = 5.0
 
 
 def get_info(config: ml_collections.ConfigDict, split: str) -> common.DataInfo:
@@ -115,16 +122,48 @@ def _builder(config: ml_collections.ConfigDict) -> tfds.core.DatasetBuilder:
         hint = f'; did you mean {", ".join(close)}?' if close else ''
         raise ValueError(f'unknown tensorflow-datasets name {name!r}{hint}') from None
     if not builder.is_prepared():
+        unreachable = _unreachable_download_server(builder)
+        if unreachable:
+            raise FileNotFoundError(_not_prepared(name, builder, unreachable))
         try:
             builder.download_and_prepare()
         except Exception as e:  # whatever failed (network, checksum, manual step), same advice
             raise FileNotFoundError(
-                f'tfds dataset {name!r} is not prepared in {builder.data_dir} and preparing it '
-                f'failed ({type(e).__name__}: {e}). On a machine with internet run '
-                f'`tfds build {name}` and copy its data_dir here (set config.data.path to it), or '
-                'use source "idx", "folder" or "tfrecord" for local files'
+                _not_prepared(name, builder, f'preparing it failed ({type(e).__name__}: {e})')
             ) from None
     return builder
+
+
+def _not_prepared(name: str, builder: tfds.core.DatasetBuilder, reason: str) -> str:
+    return (
+        f'tfds dataset {name!r} is not prepared in {builder.data_dir} and {reason}. On a machine '
+        f'with internet run `tfds build {name}` and copy its data_dir here (set config.data.path '
+        'to it), or use source "idx", "folder" or "tfrecord" for local files'
+    )
+
+
+def _unreachable_download_server(builder: tfds.core.DatasetBuilder) -> str | None:
+    """Names the first download server (or its proxy) that cannot be connected to, with the error.
+
+    Without network, tfds retries each download for minutes before it fails; a connection to each
+    server, given `_PROBE_TIMEOUT_S`, tells within seconds. None when every server answers or the
+    dataset lists no download URLs (then the download itself decides).
+    """
+    proxies = urllib.request.getproxies()
+    servers = set()
+    for url in builder.url_infos or ():
+        parts = urllib.parse.urlsplit(url)
+        proxy = proxies.get(parts.scheme)
+        if proxy and not urllib.request.proxy_bypass(parts.hostname):
+            parts = urllib.parse.urlsplit(proxy if '//' in proxy else f'//{proxy}')
+        default_port = 80 if parts.scheme == 'http' else 443
+        servers.add((parts.hostname, parts.port or default_port))
+    for host, port in sorted(servers):
+        try:
+            socket.create_connection((host, port), timeout=_PROBE_TIMEOUT_S).close()
+        except OSError as e:
+            return f'its download server {host}:{port} cannot be reached ({e})'
+    return None
 
 
 def _image_shape(

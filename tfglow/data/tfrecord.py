@@ -25,6 +25,7 @@ import numpy as np
 import tensorflow as tf
 from google.protobuf import message
 
+from tfglow import validation
 from tfglow.data import common, image_header
 
 IMAGE_KEYS = ('image', 'image/encoded')
@@ -68,8 +69,7 @@ def write_tfrecords(
         )
     if labels is not None and len(labels) != len(images):
         raise ValueError(f'{len(images)} images but {len(labels)} labels')
-    if num_shards < 1:
-        raise ValueError(f'num_shards must be >= 1, got {num_shards}')
+    num_shards = validation.integer(num_shards, 'num_shards', 1)
     paths = (
         [path]
         if num_shards == 1

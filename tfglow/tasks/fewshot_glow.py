@@ -29,7 +29,7 @@ __all__ = ['FewShotGlowTask']
 
 
 class FewShotGlowTask(episodic.EpisodicTask):
-    """`tfglow.models.fewshot.FewShotGlow` trained on episodes (see the module doc).
+    """`tfp_flows.FewShotGlow` trained on episodes (see the module doc).
 
     Data-dependent init: the Glow's ActNorms on the first `n_batch_init` training episodes, given
     their supports. With `config.model.context = 'none'` the model ignores the support: the

@@ -2,7 +2,7 @@
 
 import tensorflow as tf
 
-from tfp_flows import _seeds
+from tfp_flows import _seeds, _validation
 from tfp_flows.bijectors.act_norm import ActNorm
 from tfp_flows.bijectors.coupling import COUPLINGS, Coupling
 from tfp_flows.bijectors.flow_bijector import FlowBijector, check_images
@@ -314,19 +314,13 @@ class GlowFlow(FlowBijector):
 
 def _check_structure(image_shape, num_levels, steps_per_level, hidden_width, permutation, coupling):
     """Validates the architecture arguments; returns the image shape as a tuple of ints."""
-    try:
-        image_shape = tuple(int(d) for d in image_shape)
-    except (TypeError, ValueError):
-        raise ValueError(f'image_shape must be (H, W, C) integers; got {image_shape!r}.') from None
-    if len(image_shape) != 3 or min(image_shape) < 1:
-        raise ValueError(f'image_shape must be (H, W, C) with positive sizes; got {image_shape}.')
+    image_shape = _validation.image_shape(image_shape)
     for label, value in (
         ('num_levels', num_levels),
         ('steps_per_level', steps_per_level),
         ('hidden_width', hidden_width),
     ):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f'{label} must be an integer >= 1; got {value!r}.')
+        _validation.integer(value, label, 1)
     if permutation not in PERMUTATIONS:
         raise ValueError(f'permutation must be one of {PERMUTATIONS}; got {permutation!r}.')
     if coupling not in COUPLINGS:

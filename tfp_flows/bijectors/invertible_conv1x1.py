@@ -16,24 +16,16 @@ def random_rotation(num_channels: int, seed=None) -> np.ndarray:
 
 
 def _lu_factors(weight: np.ndarray):
-    """`W = P @ L @ U` with partial pivoting; L unit lower-triangular. Returns (P, L, U)."""
+    """`W = P @ L @ U` with partial pivoting; L unit lower-triangular. Returns (P, L, U).
+
+    Computed by `tf.linalg.lu` (the factorisation TFP's `ScaleMatvecLU` is built on), in float64
+    so that the float32 variables hold the factors of `W` to their last bit.
+    """
+    with tf.init_scope():  # Concrete values, also when a layer is built inside a tf.function.
+        factors, order = (t.numpy() for t in tf.linalg.lu(tf.constant(weight, tf.float64)))
     n = weight.shape[0]
-    upper = weight.astype(np.float64).copy()
-    lower = np.eye(n)
-    order = np.arange(n)
-    for k in range(n - 1):
-        pivot = k + int(np.argmax(np.abs(upper[k:, k])))
-        if pivot != k:
-            upper[[k, pivot], :] = upper[[pivot, k], :]
-            lower[[k, pivot], :k] = lower[[pivot, k], :k]
-            order[[k, pivot]] = order[[pivot, k]]
-        factors = upper[k + 1 :, k] / upper[k, k]
-        lower[k + 1 :, k] = factors
-        upper[k + 1 :, :] -= np.outer(factors, upper[k, :])
-    permutation = np.eye(n)[
-        :, order
-    ]  # W[order] = L @ U  <=>  W = P @ L @ U with P[order[i], i] = 1.
-    return permutation, lower, np.triu(upper)
+    # W[order] = L @ U  <=>  W = P @ L @ U with P[order[i], i] = 1.
+    return np.eye(n)[:, order], np.tril(factors, -1) + np.eye(n), np.triu(factors)
 
 
 @tf.custom_gradient

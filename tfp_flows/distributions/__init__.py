@@ -1,7 +1,8 @@
 """Distributions built from tfp_flows bijectors and networks."""
 
 from tfp_flows.distributions.attention_pixel_cnn import AttentionPixelCNN
+from tfp_flows.distributions.few_shot_glow import FewShotGlow
 from tfp_flows.distributions.glow import Glow
 from tfp_flows.distributions.pixel_cnn import PixelCNN
 
-__all__ = ['AttentionPixelCNN', 'Glow', 'PixelCNN']
+__all__ = ['AttentionPixelCNN', 'FewShotGlow', 'Glow', 'PixelCNN']

@@ -2,9 +2,10 @@
 
 import tensorflow as tf
 
-from tfp_flows import _seeds
-from tfp_flows.distributions.pixel_cnn import PixelCNN, _check_image_shape
-from tfp_flows.networks.attention import SupportAttention, SupportEncoder
+from tfp_flows import _seeds, _validation
+from tfp_flows.distributions.pixel_cnn import PixelCNN
+from tfp_flows.networks.attention import SupportAttention, support_memory
+from tfp_flows.networks.support_encoder import SupportEncoder
 
 __all__ = ['AttentionPixelCNN']
 
@@ -13,7 +14,7 @@ class AttentionPixelCNN(PixelCNN):
     """A gated PixelCNN whose layers attend over a support set of images of the same class.
 
     ```none
-    features = SupportEncoder([support_k, positional channels])    # [B, K*M, E], once per set
+    features = support_memory(SupportEncoder([support_k, p]), p)     # [B, K*M, E], once per set
     at each layer l in attention_layers, at every target pixel (r, c):
       q = Q(h_l[r, c]) + Q_pos(p(r, c)),  k, v = K_l(features), V_l(features)
       h_pre_l[r, c] += O(multi-head softmax(q . k / sqrt(d)) v)     # over valid support positions
@@ -100,24 +101,36 @@ class AttentionPixelCNN(PixelCNN):
         name: str = 'AttentionPixelCNN',
     ):
         parameters = dict(locals())
-        if not isinstance(num_layers, int) or num_layers < 2:
-            raise ValueError(
-                'num_layers must be an integer >= 2 (layer 0 reads the image itself and cannot '
-                f'attend); got {num_layers}.'
-            )
+        _validation.integer(
+            num_layers,
+            'num_layers',
+            2,
+            bounds='>= 2 (layer 0 reads the image itself and cannot attend)',
+        )
         if attention_layers is None:
             attention_layers = tuple(range(num_layers - 1, 0, -3))[::-1]
         attention_layers = tuple(attention_layers)
         if (
             not attention_layers
             or len(set(attention_layers)) != len(attention_layers)
-            or not all(isinstance(i, int) and 1 <= i < num_layers for i in attention_layers)
+            or not all(_validation.is_integer(i, 1, num_layers - 1) for i in attention_layers)
         ):
             raise ValueError(
                 f'attention_layers must be distinct integers in [1, {num_layers}) (layer 0 reads '
                 f'the image itself); got {attention_layers}.'
             )
-        channels = _check_image_shape(image_shape)[-1]
+        height, width, channels = _validation.image_shape(image_shape)
+        # The keys match positions through these channels: the attention needs at least one.
+        _validation.integer(num_frequencies, 'num_frequencies', 1)
+        if (
+            not _validation.is_integer(support_pool, 1)
+            or height % support_pool
+            or width % support_pool
+        ):
+            raise ValueError(
+                f'the support pooling window must be an integer >= 1 dividing H={height} and '
+                f'W={width}; got {support_pool}.'
+            )
         if num_heads < channels:
             raise ValueError(
                 f'num_heads must be >= C={channels}, so that every sub-pixel has a head; got '
@@ -145,17 +158,17 @@ class AttentionPixelCNN(PixelCNN):
                 self.image_shape,
                 encoder_width,
                 encoder_layers,
-                num_frequencies,
-                pool=support_pool,
+                num_frequencies=num_frequencies,
                 seed=encoder_seed,
                 dtype=self._float_dtype,
                 name='support_encoder',
             )
+            self._support_pool = support_pool
             self._attention_layers = attention_layers
             self.attention = [
                 SupportAttention(
                     hidden_width,
-                    self.encoder.feature_width,
+                    encoder_width + self.encoder.positional_width,
                     self.encoder.positional_width,
                     self.image_shape[-1],
                     num_heads,
@@ -174,6 +187,12 @@ class AttentionPixelCNN(PixelCNN):
     @property
     def attention_layers(self) -> tuple[int, ...]:
         return self._attention_layers
+
+    @property
+    def support_positions_per_image(self) -> int:
+        """`M = (H / support_pool) * (W / support_pool)`, the keys of each support image."""
+        height, width, _ = self.image_shape
+        return height * width // self._support_pool**2
 
     def _conditioning(self, label=None, support=None, support_mask=None) -> dict:
         if support is None:
@@ -222,13 +241,14 @@ class AttentionPixelCNN(PixelCNN):
         # The targets are [*S, B] flattened, sample-major: target s * B + b uses set b, which is
         # how SupportAttention batches queries; the support is encoded once per set.
         del leading
-        features = self.encoder(self.preprocess(conditioning['support']))
         mask = conditioning['support_mask']
+        features = self.encoder(self.preprocess(conditioning['support']), mask)[0]
+        memory = support_memory(features, self.encoder.positional, self._support_pool)
         if mask is not None:
             # Slot k covers positions k*M .. (k+1)*M - 1 of the flattened support.
-            mask = tf.repeat(mask, self.encoder.positions_per_image, axis=1)
+            mask = tf.repeat(mask, self.support_positions_per_image, axis=1)
         reads = {
-            index: (attention, *attention.keys_and_values(features))
+            index: (attention, *attention.keys_and_values(memory))
             for index, attention in zip(self._attention_layers, self.attention)
         }
         positional = self.encoder.positional

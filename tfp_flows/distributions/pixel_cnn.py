@@ -4,6 +4,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from tfp_flows import _validation
 from tfp_flows.networks.gated_pixel_cnn import GatedPixelCNN
 
 tfd = tfp.distributions
@@ -15,15 +16,6 @@ OUTPUTS = ('categorical', 'logistic_mixture', 'bernoulli')
 # PixelCNN++'s floor on the logistic log-scale: a bin is 2/255 wide, and narrower components only
 # make the loss spikier.
 _MIN_LOG_SCALE = -7.0
-
-
-def _check_image_shape(image_shape) -> tuple[int, int, int]:
-    shape = tuple(image_shape)
-    if len(shape) != 3 or not all(isinstance(d, int | np.integer) and d >= 1 for d in shape):
-        raise ValueError(
-            f'image_shape must be (H, W, C) with positive integers; got {image_shape}.'
-        )
-    return tuple(int(d) for d in shape)
 
 
 class PixelCNN(tfd.Distribution):
@@ -125,11 +117,11 @@ class PixelCNN(tfd.Distribution):
         name: str = 'PixelCNN',
     ):
         parameters = dict(locals())
-        image_shape = _check_image_shape(image_shape)
+        image_shape = _validation.image_shape(image_shape)
         if output not in OUTPUTS:
             raise ValueError(f'output must be one of {OUTPUTS}; got {output!r}.')
-        if output == 'logistic_mixture' and (not isinstance(num_mixtures, int) or num_mixtures < 1):
-            raise ValueError(f'num_mixtures must be an integer >= 1; got {num_mixtures}.')
+        if output == 'logistic_mixture':
+            _validation.integer(num_mixtures, 'num_mixtures', 1)
         image_dtype, dtype = tf.as_dtype(image_dtype), tf.as_dtype(dtype)
         if not image_dtype.is_integer:
             raise ValueError(f'image_dtype must be an integer dtype; got {image_dtype.name}.')

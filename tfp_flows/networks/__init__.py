@@ -2,11 +2,11 @@
 
 from tfp_flows.networks.attention import (
     SupportAttention,
-    SupportEncoder,
     masked_attention,
     positional_channels,
+    support_memory,
 )
-from tfp_flows.networks.conv import Conv2D, LinearZeros, ZeroConv2D, edge_padded_conv2d
+from tfp_flows.networks.conv import Conv2D, HeConv2D, LinearZeros, ZeroConv2D, edge_padded_conv2d
 from tfp_flows.networks.coupling_network import CouplingNetwork
 from tfp_flows.networks.gated_pixel_cnn import GatedLayer, GatedPixelCNN
 from tfp_flows.networks.masked_conv import (
@@ -17,15 +17,19 @@ from tfp_flows.networks.masked_conv import (
     gated_groups,
     sub_pixel_mask,
 )
+from tfp_flows.networks.set_encoder import SetEncoder
+from tfp_flows.networks.support_encoder import SupportEncoder, slot_mask
 
 __all__ = [
     'Conv2D',
     'CouplingNetwork',
     'GatedLayer',
     'GatedPixelCNN',
+    'HeConv2D',
     'HorizontalConv',
     'LinearZeros',
     'MaskedConv1x1',
+    'SetEncoder',
     'SupportAttention',
     'SupportEncoder',
     'VerticalConv',
@@ -35,5 +39,7 @@ __all__ = [
     'gated_groups',
     'masked_attention',
     'positional_channels',
+    'slot_mask',
     'sub_pixel_mask',
+    'support_memory',
 ]

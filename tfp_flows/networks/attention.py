@@ -1,8 +1,9 @@
 """Attention over a support set of images, for the few-shot Attention PixelCNN (Reed et al., 2018).
 
 A support set `[B, K, H, W, C]` plus positional channels is encoded once into features at every
-support position; at chosen PixelCNN layers, queries from the layer's features at each target pixel
-attend over all `K * H * W` support positions with multi-head scaled dot-product attention.
+support position (`SupportEncoder`, then `support_memory`); at chosen PixelCNN layers, queries
+from the layer's features at each target pixel attend over all `K * H * W` support positions with
+multi-head scaled dot-product attention.
 """
 
 import numpy as np
@@ -11,7 +12,7 @@ import tensorflow as tf
 from tfp_flows import _seeds
 from tfp_flows.networks.masked_conv import MaskedConv1x1, channel_groups, gated_groups
 
-__all__ = ['SupportAttention', 'SupportEncoder', 'masked_attention', 'positional_channels']
+__all__ = ['SupportAttention', 'masked_attention', 'positional_channels', 'support_memory']
 
 
 def positional_channels(
@@ -80,110 +81,38 @@ def masked_attention(query, keys, values, mask=None) -> tf.Tensor:
     return tf.matmul(weights, values)
 
 
-class _Conv3x3(tf.Module):
-    """A plain 'SAME' 3x3 convolution with bias (the support encoder needs no causality)."""
-
-    def __init__(self, in_channels, out_channels, seed, dtype, name):
-        super().__init__(name=name)
-        fan_in = 9 * in_channels
-        # He initialisation: the encoder is a ReLU network.
-        shape = (3, 3, in_channels, out_channels)
-        initial = _seeds.rng(seed).normal(0.0, np.sqrt(2.0 / fan_in), shape)
-        with self.name_scope:
-            self.kernel = tf.Variable(initial.astype(dtype.as_numpy_dtype), name='kernel')
-            self.bias = tf.Variable(tf.zeros([out_channels], dtype), name='bias')
-
-    def __call__(self, x):
-        return tf.nn.conv2d(x, self.kernel, strides=1, padding='SAME') + self.bias
-
-
-class SupportEncoder(tf.Module):
-    """Encodes support images with positional channels into features at every support position.
+def support_memory(features: tf.Tensor, positional: tf.Tensor, pool: int = 1) -> tf.Tensor:
+    """What the support attention reads: every support position's features and its place.
 
     ```none
-    e = [s, p]                          # s: support image [H, W, C], p: positional_channels
-    e = relu(Conv3x3(e))                # num_layers times
-    features = AvgPool_s([e, p])        # [K * (H/s) * (W/s), width + 4F] per set
+    memory = AvgPool_s([features, p])      # [B, K * (H/s) * (W/s), F + P] per set
     ```
 
-    Positional channels go in (so convolutions can localise content) and are appended again at the
-    end (so keys can match positions). Pooling by `s` (`pool`) cuts the support positions, and so
-    the attention's time and memory, by `s^2`: each key then summarises an `s x s` patch, and its
-    positional channels are the patch's mean, which still peaks against a query at the patch.
+    The positional channels `p`, which went into the encoder (so its convolutions can localise
+    content), are appended again here (so keys can match positions). Pooling by `s` cuts the
+    support positions, and so the attention's time and memory, by `s^2`: each key then summarises
+    an `s x s` patch, and its positional channels are the patch's mean, which still peaks against
+    a query at the patch.
 
     Args:
-      image_shape: `(H, W, C)`.
-      width: channels of the hidden convolutions. Default value: 32.
-      num_layers: 3x3 convolutions. Default value: 2.
-      num_frequencies: `F` of `positional_channels`. Default value: 4.
+      features: `[B, K, H, W, F]` per-image support features with a static `[H, W, F]`
+        (`SupportEncoder`'s full-resolution scale).
+      positional: `[H, W, P]`, the `positional_channels` of the support images.
       pool: `s`, the side of the average-pooling window (and stride); must divide H and W.
         Default value: 1 (a key at every support pixel).
-      seed: int, `np.random.SeedSequence` or None, for the initial weights.
-      dtype: variable dtype. Default value: `tf.float32`.
-      name: module name.
+
+    Returns:
+      `[B, K * M, F + P]`, `M = (H / s) * (W / s)` positions per support image, image after
+      image.
     """
-
-    def __init__(
-        self,
-        image_shape,
-        width: int = 32,
-        num_layers: int = 2,
-        num_frequencies: int = 4,
-        pool: int = 1,
-        seed=None,
-        dtype: tf.DType = tf.float32,
-        name: str = 'support_encoder',
-    ):
-        super().__init__(name=name)
-        if num_layers < 1 or width < 1:
-            raise ValueError(
-                f'the support encoder needs num_layers >= 1 and width >= 1; got {num_layers}, '
-                f'{width}.'
-            )
-        height, image_width, channels = image_shape
-        if not isinstance(pool, int) or pool < 1 or height % pool or image_width % pool:
-            raise ValueError(
-                f'the support pooling window must be an integer >= 1 dividing H={height} and '
-                f'W={image_width}; got {pool}.'
-            )
-        self.image_shape = (height, image_width, channels)
-        self.pool = pool
-        # Support positions per image, after pooling.
-        self.positions_per_image = (height // pool) * (image_width // pool)
-        self.positional = positional_channels(height, image_width, num_frequencies, dtype)
-        self.positional_width = 4 * num_frequencies
-        self.feature_width = width + self.positional_width
-        seeds = _seeds.spawn(seed, num_layers)
-        with self.name_scope:
-            self.convs = [
-                _Conv3x3(
-                    (channels + self.positional_width) if index == 0 else width,
-                    width,
-                    seeds[index],
-                    dtype,
-                    f'conv_{index}',
-                )
-                for index in range(num_layers)
-            ]
-
-    def __call__(self, support: tf.Tensor) -> tf.Tensor:
-        """`support [B, K, H, W, C]` (network-scaled floats) -> features `[B, K * M, E]`.
-
-        `M = (H / pool) * (W / pool)` positions per support image, image after image.
-        """
-        height, width, channels = self.image_shape
-        images = tf.reshape(support, [-1, height, width, channels])
-        positional = tf.broadcast_to(
-            self.positional, tf.concat([tf.shape(images)[:1], tf.shape(self.positional)], 0)
-        )
-        e = tf.concat([images, positional], axis=-1)
-        for conv in self.convs:
-            e = tf.nn.relu(conv(e))
-        features = tf.concat([e, positional], axis=-1)
-        if self.pool > 1:
-            features = tf.nn.avg_pool2d(features, self.pool, self.pool, 'VALID')
-        batch = tf.shape(support)[0]
-        return tf.reshape(features, [batch, -1, self.feature_width])
+    images = tf.reshape(features, [-1, *features.shape[2:]])
+    positional = tf.broadcast_to(
+        positional, tf.concat([tf.shape(images)[:1], tf.shape(positional)], 0)
+    )
+    memory = tf.concat([images, positional], axis=-1)
+    if pool > 1:
+        memory = tf.nn.avg_pool2d(memory, pool, pool, 'VALID')
+    return tf.reshape(memory, [tf.shape(features)[0], -1, memory.shape[-1]])
 
 
 class SupportAttention(tf.Module):

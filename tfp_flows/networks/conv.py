@@ -10,7 +10,7 @@ import tensorflow as tf
 from tfp_flows import _seeds
 from tfp_flows.bijectors.act_norm import ActNorm
 
-__all__ = ['Conv2D', 'LinearZeros', 'ZeroConv2D', 'edge_padded_conv2d']
+__all__ = ['Conv2D', 'HeConv2D', 'LinearZeros', 'ZeroConv2D', 'edge_padded_conv2d']
 
 # openai/glow's conv output (and linear head) scale is exp(LOG_SCALE_FACTOR * logs): the factor
 # makes
@@ -142,6 +142,46 @@ class Conv2D(tf.Module):
     def initialize(self, x: tf.Tensor) -> tf.Tensor:
         """Data-dependent init of the ActNorm on this batch; returns the layer's output."""
         return self.act_norm.initialize(self._convolve(x, self.kernel))
+
+
+class HeConv2D(tf.Module):
+    """A plain 'SAME' convolution with bias, He-initialised for the ReLU that follows it.
+
+    ```none
+    Y = conv(X, kernel) + bias,   kernel ~ N(0, 2 / (k * k * C_in)),   bias = 0
+    ```
+
+    The convolution of the support-set encoders, which need neither causality nor a Glow's
+    data-dependent ActNorm. Variance `2 / fan_in` keeps the activations at unit scale through a
+    ReLU network (He et al., 2015).
+
+    Args:
+      in_channels: `C_in`.
+      out_channels: `C_out`.
+      kernel_size: `k`, odd. Default value: 3.
+      seed: int, `np.random.SeedSequence`, `np.random.Generator` (drawn from) or None.
+      dtype: variable dtype. Default value: `tf.float32`.
+      name: Default value: `'he_conv2d'`.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int = 3,
+        seed=None,
+        dtype: tf.DType = tf.float32,
+        name: str = 'he_conv2d',
+    ):
+        super().__init__(name=name)
+        shape = (kernel_size, kernel_size, in_channels, out_channels)
+        initial = _seeds.rng(seed).normal(0.0, np.sqrt(2.0 / (kernel_size**2 * in_channels)), shape)
+        with self.name_scope:
+            self.kernel = tf.Variable(initial.astype(dtype.as_numpy_dtype), name='kernel')
+            self.bias = tf.Variable(tf.zeros([out_channels], dtype), name='bias')
+
+    def __call__(self, x: tf.Tensor) -> tf.Tensor:
+        return tf.nn.conv2d(x, self.kernel, strides=1, padding='SAME') + self.bias
 
 
 class ZeroConv2D(tf.Module):

@@ -5,7 +5,7 @@ from collections.abc import Callable
 import numpy as np
 import tensorflow as tf
 
-from tfp_flows import _seeds
+from tfp_flows import _seeds, _validation
 from tfp_flows.networks.masked_conv import (
     HorizontalConv,
     MaskedConv1x1,
@@ -207,16 +207,15 @@ class GatedPixelCNN(tf.Module):
     ):
         super().__init__(name=name)
         height, width, channels = (int(d) for d in image_shape)
-        if not isinstance(num_layers, int) or num_layers < 1:
-            raise ValueError(f'num_layers must be an integer >= 1; got {num_layers}.')
-        if not isinstance(hidden_width, int) or hidden_width < channels:
-            raise ValueError(
-                f'hidden_width must be an integer >= C={channels} (one channel per sub-pixel at '
-                f'least); got {hidden_width}.'
-            )
+        _validation.integer(num_layers, 'num_layers', 1)
+        _validation.integer(
+            hidden_width,
+            'hidden_width',
+            channels,
+            bounds=f'>= C={channels} (one channel per sub-pixel at least)',
+        )
         head_width = 2 * hidden_width if head_width is None else head_width
-        if not isinstance(head_width, int) or head_width < channels:
-            raise ValueError(f'head_width must be an integer >= C={channels}; got {head_width}.')
+        _validation.integer(head_width, 'head_width', channels, bounds=f'>= C={channels}')
         if num_classes < 0:
             raise ValueError(f'num_classes must be >= 0; got {num_classes}.')
         self.image_shape = (height, width, channels)

@@ -18,7 +18,7 @@ sampling needs, with the same weights.
 import numpy as np
 import tensorflow as tf
 
-from tfp_flows import _seeds
+from tfp_flows import _seeds, _validation
 
 __all__ = [
     'HorizontalConv',
@@ -74,7 +74,7 @@ def sub_pixel_mask(in_groups: np.ndarray, out_groups: np.ndarray, mask_type: str
 
 
 def _check_kernel_size(kernel_size: int) -> None:
-    if not isinstance(kernel_size, int) or kernel_size < 3 or kernel_size % 2 == 0:
+    if not _validation.is_integer(kernel_size, 3) or kernel_size % 2 == 0:
         raise ValueError(f'kernel sizes must be odd integers >= 3; got {kernel_size}.')
 
 

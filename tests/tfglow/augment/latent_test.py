@@ -10,9 +10,9 @@ import tensorflow as tf
 import tfp_flows
 import tfp_flows.dequantization as dq
 from tests.tfglow.augment import helpers
-from tfglow import fewshot_eval
+from tfglow import pixels
 from tfglow.augment import latent
-from tfglow.models.fewshot import FewShotGlow
+from tfp_flows.distributions.few_shot_glow import FewShotGlow
 
 SHAPE = (8, 8, 1)
 
@@ -34,7 +34,7 @@ class FlowCodecTest(tf.test.TestCase):
         z = codec.encode(grey, batch_size=2)
         self.assertEqual(z.shape, (5, 64))
         self.assertAllEqual(z, codec.encode(grey))  # Deterministic: bin centres.
-        binary = fewshot_eval.levels_to_uint8(fewshot_eval.quantize(grey, 2), 2)
+        binary = pixels.to_uint8(pixels.to_levels(grey, 1), 1)
         self.assertAllEqual(codec.decode(z, batch_size=3), binary)
         self.assertAllEqual(np.unique(codec.decode(z)), [0, 255])
 

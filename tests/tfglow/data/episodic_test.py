@@ -6,9 +6,17 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from tfglow.data import episodic
+from tfglow.data import episodic, omniglot
 
-OMNIGLOT = '/work/shared/data/omniglot/train_small.npz'
+# The first Omniglot train file where config.data.path = '' would look (../shared beside the repo).
+OMNIGLOT = next(
+    (
+        path
+        for path in (os.path.join(d, 'train_small.npz') for d in omniglot.search_dirs())
+        if os.path.isfile(path)
+    ),
+    os.path.join(omniglot.search_dirs()[0], 'train_small.npz'),
+)
 
 
 def _classes(num_classes=5, per_class=8, shape=(4, 4, 1)):
@@ -116,6 +124,11 @@ class EpisodicTest(tf.test.TestCase):
             episodic.make_episodes(classes, 2, 2, 1)
         with self.assertRaisesRegex(ValueError, 'k_min must be an integer >= 1'):
             episodic.make_episodes(classes, 2, 0, 3)
+        with self.assertRaisesRegex(ValueError, 'batch_size must be an integer >= 1'):
+            episodic.make_episodes(classes, True, 1, 3)
+        # NumPy integers are integers (e.g. sizes read from an array).
+        dataset = episodic.make_episodes(classes, np.int64(2), np.int32(1), np.int64(3))
+        self.assertEqual(_batches(dataset, 1)[0]['support'].shape, (2, 3, 4, 4, 1))
         with self.assertRaisesRegex(ValueError, 'holds no classes'):
             episodic.make_episodes({}, 2, 1, 3)
         with self.assertRaisesRegex(ValueError, 'expected uint8 images'):

@@ -116,6 +116,27 @@ class FolderTest(tf.test.TestCase, parameterized.TestCase):
         with self.assertRaisesRegex(ValueError, r'no images \(.png, .jpg.*found under'):
             data.get_info(testdata.data_config(source='folder', path=self.root))
 
+    def test_empty_class_folder_is_named(self):
+        config = self._class_folders(self.root)
+        bird = os.path.join(self.root, 'bird')
+        testdata.write_file(os.path.join(bird, 'notes.txt'), b'no images here')
+        os.makedirs(os.path.join(self.root, 'eel', '.thumbnails'))
+        eel = os.path.join(self.root, 'eel')
+        with self.assertRaisesRegex(
+            ValueError, f'class folder.* without images .*{re.escape(bird)}, {re.escape(eel)};'
+        ):
+            data.get_info(config)
+
+    def test_class_empty_in_every_split_is_named(self):
+        self._class_folders(os.path.join(self.root, 'train'))
+        testdata.write_pngs(os.path.join(self.root, 'test', 'dog'), self.dogs[:2])
+        for split in ('train', 'test'):
+            os.makedirs(os.path.join(self.root, split, 'bird'))
+        config = testdata.data_config(source='folder', path=self.root)
+        birds = ', '.join(os.path.join(self.root, split, 'bird') for split in ('test', 'train'))
+        with self.assertRaisesRegex(ValueError, f'without images .*{re.escape(birds)};'):
+            data.make_dataset(config, 'train', 2, training=True)
+
     def test_empty_split(self):
         self._class_folders(os.path.join(self.root, 'train'))
         os.makedirs(os.path.join(self.root, 'test', 'cat'))

@@ -82,9 +82,22 @@ class OmniglotNpzTest(tf.test.TestCase):
             data.make_dataset(self.config, 'test', 2, training=False)
 
 
+class SearchDirsTest(tf.test.TestCase):
+    def test_only_shared_beside_the_repo_and_the_working_directory(self):
+        repo_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
+        relative = os.path.join('..', 'shared', 'data', 'omniglot')
+        self.assertEqual(
+            omniglot.search_dirs(),
+            [
+                os.path.normpath(os.path.join(os.path.realpath(repo_root), relative)),
+                os.path.normpath(os.path.join(os.getcwd(), relative)),
+            ],
+        )
+
+
 @unittest.skipUnless(
-    os.path.isfile(os.path.join(testdata.OMNIGLOT_DIR, 'train_small.npz')),
-    f'Omniglot npz files not in {testdata.OMNIGLOT_DIR}',
+    any(os.path.isfile(os.path.join(d, 'train_small.npz')) for d in omniglot.search_dirs()),
+    f'Omniglot npz files not in {", ".join(omniglot.search_dirs())}',
 )
 class SharedOmniglotTest(tf.test.TestCase):
     def test_found_automatically(self):

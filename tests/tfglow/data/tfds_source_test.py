@@ -1,5 +1,8 @@
 """Tests for tfglow.data.tfds_source, offline: a fake dict dataset and tfds' mock_data."""
 
+import contextlib
+import os
+import re
 from unittest import mock
 
 import numpy as np
@@ -13,9 +16,15 @@ from tfglow.data import tfds_source
 _IMAGE = tfds.features.Image(shape=(4, 4, 3))
 
 
+@contextlib.contextmanager
 def _mock_data(num_examples: int = 6):
-    # USE_CODE builds features from the dataset's code: no metadata download.
-    return tfds.testing.mock_data(num_examples, policy=tfds.testing.MockPolicy.USE_CODE)
+    # USE_CODE builds features from the dataset's code: no metadata download. The builder is not
+    # prepared, so the download servers are probed before the (mocked, no-op) download.
+    with (
+        tfds.testing.mock_data(num_examples, policy=tfds.testing.MockPolicy.USE_CODE),
+        _server_probe(),
+    ):
+        yield
 
 
 class FeatureMappingTest(tf.test.TestCase):
@@ -78,6 +87,7 @@ class MockedTfdsTest(tf.test.TestCase):
             tfds.core.DatasetBuilder, 'download_and_prepare', side_effect=ConnectionError('offline')
         )
         with (
+            _server_probe(),  # the server answers, the download then fails
             offline,
             self.assertRaisesRegex(
                 FileNotFoundError,
@@ -85,6 +95,37 @@ class MockedTfdsTest(tf.test.TestCase):
             ),
         ):
             data.make_dataset(config, 'train', 4, training=True)
+
+    def test_unreachable_server_fails_fast_without_downloading(self):
+        data_dir = self.get_temp_dir()
+        config = testdata.data_config(source='tfds', name='mnist', path=data_dir)
+        probe = _server_probe(side_effect=OSError('Name or service not known'))
+        download = mock.patch.object(tfds.core.DatasetBuilder, 'download_and_prepare')
+        with probe as connect, download as download_and_prepare:
+            with self.assertRaisesRegex(
+                FileNotFoundError,
+                f"tfds dataset 'mnist' is not prepared in {re.escape(data_dir)}.* download server "
+                r'storage.googleapis.com:443 cannot be reached \(Name or service not known\)\. '
+                '.*tfds build mnist.*config.data.path.*source "idx"',
+            ):
+                data.get_info(config)
+        download_and_prepare.assert_not_called()
+        connect.assert_called_once_with(('storage.googleapis.com', 443), timeout=mock.ANY)
+
+    def test_probe_goes_through_the_proxy(self):
+        config = testdata.data_config(source='tfds', name='mnist', path=self.get_temp_dir())
+        proxy = mock.patch.dict(
+            os.environ, {'https_proxy': 'http://proxy.local:3128', 'no_proxy': '', 'NO_PROXY': ''}
+        )
+        probe = _server_probe(side_effect=OSError('refused'))
+        with proxy, probe as connect, self.assertRaisesRegex(FileNotFoundError, 'proxy.local:3128'):
+            data.get_info(config)
+        connect.assert_called_once_with(('proxy.local', 3128), timeout=mock.ANY)
+
+
+def _server_probe(**kwargs):
+    """Replaces the connection to a download server: no test depends on the network."""
+    return mock.patch('socket.create_connection', **kwargs)
 
 
 if __name__ == '__main__':

@@ -191,6 +191,10 @@ class TfrecordTest(tf.test.TestCase, parameterized.TestCase):
             data.write_tfrecords(np.zeros((2, 4, 4, 2), np.uint8), None, self.root + '/x')
         with self.assertRaisesRegex(ValueError, '2 images but 1 labels'):
             data.write_tfrecords(np.zeros((2, 4, 4, 1), np.uint8), [0], self.root + '/x')
+        with self.assertRaisesRegex(ValueError, 'num_shards must be an integer >= 1; got 0'):
+            data.write_tfrecords(
+                np.zeros((2, 4, 4, 1), np.uint8), None, self.root + '/x', num_shards=0
+            )
 
 
 if __name__ == '__main__':

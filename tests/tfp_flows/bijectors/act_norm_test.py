@@ -1,9 +1,18 @@
-"""ActNorm: data-dependent initialisation, the x3 log-scale factor, and its checkpointed flag."""
+"""ActNorm: the bijector laws, data-dependent init, the x3 log-scale factor, the saved flag."""
 
 import numpy as np
 import tensorflow as tf
 
+from tests.tfp_flows.bijectors import laws
 from tfp_flows.bijectors import ActNorm
+
+
+def _act_norm(channels, dtype):
+    return ActNorm(channels, dtype=dtype)
+
+
+class ActNormLawsTest(laws.laws_test_case((('act_norm', _act_norm, {}),))):
+    pass
 
 
 class ActNormTest(tf.test.TestCase):

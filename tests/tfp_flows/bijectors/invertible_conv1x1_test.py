@@ -1,10 +1,25 @@
-"""Invertible 1x1 convolution: plain and LU forms, float64 log-determinant."""
+"""Invertible 1x1 convolution: the bijector laws, plain and LU forms, float64 log-determinant."""
 
 import numpy as np
 import tensorflow as tf
 
+from tests.tfp_flows.bijectors import laws
 from tfp_flows.bijectors import InvertibleConv1x1
 from tfp_flows.bijectors.invertible_conv1x1 import random_rotation
+
+
+def _invconv(channels, dtype):
+    return InvertibleConv1x1(channels, seed=1, dtype=dtype)
+
+
+def _lu_invconv(channels, dtype):
+    return InvertibleConv1x1(channels, lu_decomposed=True, seed=1, dtype=dtype)
+
+
+class InvertibleConv1x1LawsTest(
+    laws.laws_test_case((('invconv', _invconv, {}), ('lu_invconv', _lu_invconv, {})))
+):
+    pass
 
 
 class InvertibleConv1x1Test(tf.test.TestCase):
@@ -34,6 +49,8 @@ class InvertibleConv1x1Test(tf.test.TestCase):
         self.assertNotIn(lu.permutation.ref(), [v.ref() for v in lu.trainable_variables])
         self.assertNotIn(lu.sign_s.ref(), [v.ref() for v in lu.trainable_variables])
         self.assertAllClose(lu.weight() @ tf.transpose(lu.weight()), np.eye(6), atol=1e-6)
+        # P @ L @ U is the initial rotation, to the precision of the float32 variables.
+        self.assertAllClose(lu.weight(), random_rotation(6, seed=3), atol=1e-6)
 
     def test_matches_a_1x1_convolution(self):
         conv = InvertibleConv1x1(4, seed=2)

@@ -74,7 +74,7 @@ class AttentionPixelCNNTest(tf.test.TestCase, parameterized.TestCase):
     def test_pooled_support_masks_whole_slots_and_reads_every_pixel(self):
         shape = (4, 4, 1)
         model = perturbed(AttentionPixelCNN(shape, 'bernoulli', **dict(TINY, support_pool=2)))
-        self.assertEqual(model.encoder.positions_per_image, 4)
+        self.assertEqual(model.support_positions_per_image, 4)
         images = _support(2, 1, shape, 1, seed=1)[:, 0]
         support = _support(2, 3, shape, 1)
         mask = np.array([[True, False, True], [False, True, False]])

@@ -4,6 +4,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfp_flows.networks import attention
+from tfp_flows.networks.support_encoder import SupportEncoder
 
 
 def _random(*shape, seed=0):
@@ -44,12 +45,13 @@ class AttentionTest(tf.test.TestCase):
 
     def test_queries_on_the_same_set_are_batched_like_separate_calls(self):
         # Features of S * B = 3 * 2 targets, sample-major; target s * B + b attends to set b.
-        encoder = attention.SupportEncoder((3, 4, 1), width=4, num_layers=1, seed=0)
+        encoder = SupportEncoder((3, 4, 1), width=4, num_layers=1, num_frequencies=4, seed=0)
         layer = attention.SupportAttention(
-            6, encoder.feature_width, encoder.positional_width, 1, 2, seed=1
+            6, 4 + encoder.positional_width, encoder.positional_width, 1, 2, seed=1
         )
         support = _random(2, 3, 3, 4, 1, seed=2)
-        keys, values = layer.keys_and_values(encoder(support))
+        memory = attention.support_memory(encoder(support)[0], encoder.positional)
+        keys, values = layer.keys_and_values(memory)
         self.assertEqual(keys.shape, (2, 2, 3 * 3 * 4, 16))
         mask = tf.repeat(tf.constant([[True, False, True], [True, True, False]]), 12, axis=1)
         features = _random(6, 3, 4, 6, seed=3)

@@ -1,0 +1,161 @@
+"""tfglow.fewshot.adapters: adapters against the models' own log_prob, and the bound maths."""
+
+import math
+
+import numpy as np
+import tensorflow as tf
+from absl.testing import parameterized
+
+import tfp_flows
+import tfp_flows.dequantization as dq
+from tests.tfglow.fewshot.helpers import (
+    GLOW_SHAPE,
+    PIXEL_SHAPE,
+    few_shot_glow,
+    glow,
+    pixel_cnn,
+    uint8_images,
+)
+from tfglow import pixels
+from tfglow.fewshot import adapters
+
+
+class AdapterTest(tf.test.TestCase, parameterized.TestCase):
+    @parameterized.parameters('bernoulli', 'categorical')
+    def test_pixel_cnn_is_exact_log_prob(self, output):
+        model = pixel_cnn(attention=False, output=output)
+        adapter = adapters.as_adapter(model)
+        images = uint8_images((3, *PIXEL_SHAPE))
+        values = images >= 128 if output == 'bernoulli' else images
+        expected = model.log_prob(values.astype(np.int32))
+        result = adapter.log_prob_discrete(images)
+        self.assertEqual(list(result), ['exact'])
+        self.assertAllClose(result['exact'], expected, rtol=1e-5)
+        self.assertEqual(adapter.num_bins, 2 if output == 'bernoulli' else 256)
+        self.assertFalse(adapter.takes_support)
+
+    def test_attention_pixel_cnn_with_and_without_support(self):
+        model = pixel_cnn(attention=True)
+        adapter = adapters.as_adapter(model)
+        images, support = (
+            uint8_images((2, *PIXEL_SHAPE)),
+            uint8_images((2, 3, *PIXEL_SHAPE), seed=1),
+        )
+        mask = np.array([[True, False, True], [True, True, True]])
+        expected = model.log_prob(
+            (images >= 128).astype(np.int32),
+            support=(support >= 128).astype(np.int32),
+            support_mask=mask,
+        )
+        self.assertAllClose(
+            adapter.log_prob_discrete(images, support, mask)['exact'], expected, rtol=1e-5
+        )
+        empty = model.log_prob(
+            (images >= 128).astype(np.int32),
+            support=np.zeros((2, 1, *PIXEL_SHAPE), np.int32),
+            support_mask=np.zeros((2, 1), bool),
+        )
+        self.assertAllClose(adapter.log_prob_discrete(images)['exact'], empty, rtol=1e-5)
+        self.assertTrue(adapter.takes_support)
+
+    @parameterized.parameters(1, 3)
+    def test_few_shot_glow_bounds_match_a_hand_computation(self, draws):
+        n_bits = 3
+        model = few_shot_glow()
+        adapter = adapters.as_adapter(model, n_bits=n_bits, num_noise_samples=draws)
+        images = uint8_images((2, *GLOW_SHAPE), seed=3)
+        support = uint8_images((2, 4, *GLOW_SHAPE), seed=4)
+        seeds = np.array([11, 12])
+        result = adapter.log_prob_discrete(images, support, seed=seeds)
+
+        log_p = np.zeros((draws, 2))
+        for j in range(draws):
+            for b in range(2):
+                noise = pixels.uniform_noise(seeds[b], j, GLOW_SHAPE)[0].numpy()
+                x = (np.floor(images[b] / 32.0) + noise) / 8.0 - 0.5
+                log_p[j, b] = model.log_prob(
+                    x[None].astype(np.float32), support=dq.preprocess(support[b : b + 1], n_bits)
+                )[0]
+        box = 64 * math.log(8.0)
+        plain = log_p.mean(axis=0) - box
+        weighted = np.log(np.mean(np.exp(log_p - log_p.max(0)), axis=0)) + log_p.max(0) - box
+        self.assertAllClose(result['dequantized'], plain, rtol=1e-5)
+        self.assertAllClose(result['dequantized_iw'], weighted, rtol=1e-5)
+        if draws == 1:
+            self.assertAllClose(result['dequantized'], result['dequantized_iw'])
+        else:
+            self.assertTrue(np.all(result['dequantized'] < result['dequantized_iw']))
+
+    def test_plain_average_never_exceeds_the_importance_weighted_bound(self):
+        adapter = adapters.as_adapter(glow(), n_bits=5, num_noise_samples=4)
+        result = adapter.log_prob_discrete(uint8_images((6, *GLOW_SHAPE)), seed=np.arange(6))
+        self.assertTrue(np.all(result['dequantized'] <= result['dequantized_iw']))
+        self.assertFalse(adapter.takes_support)
+        with self.assertRaisesRegex(ValueError, 'takes no support'):
+            adapter.log_prob_discrete(
+                uint8_images((1, *GLOW_SHAPE)), uint8_images((1, 1, *GLOW_SHAPE)), seed=0
+            )
+
+    def test_equal_seeds_give_equal_noise(self):
+        adapter = adapters.as_adapter(few_shot_glow(), n_bits=3, num_noise_samples=2)
+        image = uint8_images((1, *GLOW_SHAPE))
+        images = np.concatenate([image] * 3)
+        support = np.concatenate([uint8_images((1, 2, *GLOW_SHAPE), seed=5)] * 3)
+        values = adapter.log_prob_discrete(images, support, seed=np.array([4, 4, 5]))['dequantized']
+        self.assertAllClose(values[0], values[1])
+        self.assertNotAllClose(values[0], values[2])
+
+    def test_no_support_is_the_all_masked_support(self):
+        adapter = adapters.as_adapter(few_shot_glow(), n_bits=3, num_noise_samples=2)
+        images = uint8_images((2, *GLOW_SHAPE))
+        support = uint8_images((2, 3, *GLOW_SHAPE), seed=1)
+        masked = adapter.log_prob_discrete(images, support, np.zeros((2, 3), bool), seed=1)
+        empty = adapter.log_prob_discrete(images, seed=1)
+        for estimator in adapter.estimators:
+            self.assertAllClose(masked[estimator], empty[estimator], rtol=1e-5)
+        full = adapter.log_prob_discrete(images, support, seed=1)
+        self.assertNotAllClose(full['dequantized'], empty['dequantized'])
+
+    def test_glow_samples_are_images_of_the_model_levels(self):
+        adapter = adapters.as_adapter(few_shot_glow(), n_bits=1)
+        support = uint8_images((2, 3, *GLOW_SHAPE))
+        samples = adapter.sample_uint8(4, support, seed=7, temperature=0.7)
+        self.assertEqual(samples.shape, (4, 2, *GLOW_SHAPE))
+        self.assertEqual(samples.dtype, np.uint8)
+        self.assertContainsSubset(np.unique(samples).tolist(), [0, 255])
+        self.assertAllEqual(samples, adapter.sample_uint8(4, support, seed=7, temperature=0.7))
+        self.assertEqual(adapter.sample_uint8(3, seed=1).shape, (3, *GLOW_SHAPE))
+
+    def test_pixel_cnn_samples(self):
+        adapter = adapters.as_adapter(pixel_cnn(attention=True))
+        samples = adapter.sample_uint8(2, uint8_images((3, 2, *PIXEL_SHAPE)), seed=1)
+        self.assertEqual(samples.shape, (2, 3, *PIXEL_SHAPE))
+        self.assertContainsSubset(np.unique(samples).tolist(), [0, 255])
+        with self.assertRaisesRegex(ValueError, 'temperature 1 only'):
+            adapter.sample_uint8(2, seed=1, temperature=0.5)
+
+    def test_clear_errors(self):
+        with self.assertRaisesRegex(ValueError, 'n_bits'):
+            adapters.as_adapter(glow())
+        with self.assertRaisesRegex(TypeError, 'expected a FewShotGlow'):
+            adapters.as_adapter(object())
+        conditional = tfp_flows.PixelCNN(PIXEL_SHAPE, num_layers=2, hidden_width=4, num_classes=3)
+        with self.assertRaisesRegex(ValueError, 'class-conditional'):
+            adapters.as_adapter(conditional)
+        adapter = adapters.as_adapter(pixel_cnn(attention=True))
+        with self.assertRaisesRegex(ValueError, r'uint8 \[B, H, W, C\]'):
+            adapter.log_prob_discrete(np.zeros((2, *PIXEL_SHAPE), np.float32))
+        with self.assertRaisesRegex(ValueError, 'one set per image'):
+            adapter.log_prob_discrete(
+                uint8_images((2, *PIXEL_SHAPE)), uint8_images((3, 1, *PIXEL_SHAPE))
+            )
+        with self.assertRaisesRegex(ValueError, 'support_mask must have shape'):
+            adapter.log_prob_discrete(
+                uint8_images((2, *PIXEL_SHAPE)),
+                uint8_images((2, 2, *PIXEL_SHAPE)),
+                np.ones((2, 3), bool),
+            )
+
+
+if __name__ == '__main__':
+    tf.test.main()

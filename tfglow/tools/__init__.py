@@ -1,1 +1,0 @@
-"""Command-line tools: thin absl binaries over tested tfglow functions."""
