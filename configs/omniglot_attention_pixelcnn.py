@@ -11,7 +11,15 @@ Variants (`--config=configs/omniglot_attention_pixelcnn.py:<variant>`):
   pixelcnn: the baseline, an unconditional PixelCNN of the same size (the same gated layers
             without the attention) trained on the same 19,280 background images; evaluated on
             the images of the 659 evaluation classes.
-  smoke:    a few steps of a tiny model, for tests (combines with pixelcnn).
+  support_map: the attention model plus a location-dependent support map
+            (`tfp_flows.networks.SupportMap`, map_width 32, 3 convolutions): every gated layer
+            reads, at each pixel, the masked mean over the support of a full-resolution encoding
+            of the support images, so where the support has ink tells the target's pixel directly.
+            Built to make the likelihood specific to the support's character (the specificity
+            gap and within-alphabet classification of `tfglow-fewshot-eval
+            --analyses=specificity --episode_classes=within_alphabet`); not yet the default until
+            measured with the evaluator on the full split.
+  smoke:    a few steps of a tiny model, for tests (combines with pixelcnn and support_map).
 
 Training: episodes of the 964 background classes ('train', "images_background"): per batch a
 support size K uniform in 1..5, then per episode K support images and a target, all of one class,
@@ -56,7 +64,7 @@ from tfglow import config_lib
 
 NATIVE_IMAGE_SHAPE = (28, 28, 1)
 NUM_CLASSES = 964
-VARIANTS = ('smoke', 'pixelcnn')
+VARIANTS = ('smoke', 'pixelcnn', 'support_map')
 
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
@@ -90,6 +98,9 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
         config.episodes.k_min = 1
         config.episodes.k_max = 5
         config.episodes.eval_support_size = 5
+        if 'support_map' in variants:
+            config.model.map_width = 32
+            config.model.map_layers = 3
 
     config.batch_size = 16
     # Attention weights of 25 targets x 5 supports are about 1.2 GB per layer.

@@ -7,8 +7,8 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 # shellcheck disable=SC1091
 . .venv/bin/activate
-export TF_CPP_MIN_LOG_LEVEL="${TF_CPP_MIN_LOG_LEVEL:-2}"
 WORKDIR="${WORKDIR:-workdirs/fashion_mnist_glow}"
 tfglow-train --config=configs/fashion_mnist_glow.py --workdir="$WORKDIR" "$@"
 echo "Results: $WORKDIR/eval_results.json; samples: $WORKDIR/samples_T*.png;" \
      "TensorBoard: tensorboard --logdir $WORKDIR"
+echo "The tfglow-* commands and tensorboard are in .venv/bin: 'source .venv/bin/activate' first."

@@ -33,8 +33,9 @@ import ml_collections
 import numpy as np
 import tensorflow as tf
 
-from tfglow import data
+from tfglow import data, extras
 from tfglow.data import common
+from tfglow.progress import Progress
 from tfglow.trained import TrainedGlow
 
 __all__ = [
@@ -265,7 +266,7 @@ def _tfds_attribute_batches(
             "source 'tfds_attributes' needs a tensorflow-datasets config (config.data.source "
             f"'tfds', e.g. celeb_a); this run's data source is {data_config.source!r}"
         )
-    import tensorflow_datasets as tfds  # Only this source needs tfds.
+    tfds = extras.require('tensorflow_datasets', '--source=tfds_attributes')
 
     builder = tfds.builder(data_config.name, data_dir=data_config.path or None)
     features = builder.info.features
@@ -334,10 +335,19 @@ def directions_for_model(
         'step': trained.step,
     }
     encode_fn = tf.function(trained.encode, reduce_retracing=True)
+    split_size = data.get_info(config.data).split_sizes.get(split)
+    num_images = min(filter(None, (num_examples, split_size)), default=0)
+    # Without a known count (a split of unknown size, all of it) encoding runs without progress.
+    progress = (
+        Progress('attribute directions', num_images, 'images encoded') if num_images else None
+    )
 
     def encode(images, labels):
         label = tf.constant(labels, tf.int32) if trained.num_classes else None
-        return encode_fn(tf.constant(images), label).numpy()
+        latents = encode_fn(tf.constant(images), label).numpy()
+        if progress:
+            progress.advance(len(images))
+        return latents
 
     batches = lambda: _labelled_batches(config.data, split, batch_size, num_examples)
     if source == 'properties':

@@ -12,8 +12,10 @@ __all__ = [
     'check_divisible',
     'get_strategy',
     'is_chief',
+    'is_chief_task',
     'num_workers',
     'remove_worker_dir',
+    'task_from_environment',
     'worker_dir',
 ]
 
@@ -74,10 +76,30 @@ def check_divisible(batch_size: int, num_replicas: int, name: str = 'batch_size'
 
 
 def _task(strategy: tf.distribute.Strategy) -> tuple[str | None, int, dict]:
-    resolver = getattr(strategy, 'cluster_resolver', None)
+    return _resolver_task(getattr(strategy, 'cluster_resolver', None))
+
+
+def _resolver_task(resolver) -> tuple[str | None, int, dict]:
     if resolver is None or not resolver.task_type:
         return None, 0, {}
     return resolver.task_type, resolver.task_id or 0, resolver.cluster_spec().as_dict()
+
+
+def _environment_task() -> tuple[str | None, int, dict]:
+    """This process's task in the cluster that `TF_CONFIG` describes; reading it starts no TF op."""
+    try:
+        return _resolver_task(tf.distribute.cluster_resolver.TFConfigClusterResolver())
+    except ValueError as e:
+        raise ValueError(f'strategy multi_worker_mirrored: bad TF_CONFIG: {e}') from e
+
+
+def task_from_environment() -> tuple[tuple[str | None, int], dict[str, list[str]]]:
+    """`((job, index), {job: [address, ...]})` of this process, from `TF_CONFIG`.
+
+    `(None, 0)` and `{}` without one.
+    """
+    task_type, task_id, cluster = _environment_task()
+    return (task_type, task_id), cluster
 
 
 def num_workers(strategy: tf.distribute.Strategy) -> int:
@@ -88,7 +110,18 @@ def num_workers(strategy: tf.distribute.Strategy) -> int:
 
 def is_chief(strategy: tf.distribute.Strategy) -> bool:
     """Whether this process writes checkpoints, summaries and samples (the chief, else worker 0)."""
-    task_type, task_id, cluster = _task(strategy)
+    return _is_chief(*_task(strategy))
+
+
+def is_chief_task(strategy_name: str) -> bool:
+    """`is_chief` of the strategy `strategy_name` will build, known before it is built.
+
+    Only `multi_worker_mirrored` has non-chief processes; it reads its task from `TF_CONFIG`.
+    """
+    return strategy_name != 'multi_worker_mirrored' or _is_chief(*_environment_task())
+
+
+def _is_chief(task_type: str | None, task_id: int, cluster: dict) -> bool:
     if task_type is None or task_type == 'chief':
         return True
     return task_type == 'worker' and task_id == 0 and 'chief' not in cluster

@@ -6,6 +6,7 @@ import tensorflow as tf
 
 import tfp_flows.dequantization as dq
 from tfglow import pixels
+from tfglow.progress import Progress
 
 __all__ = ['BitsPerDimEvaluator', 'MeanEvaluator', 'evaluate_bits_per_dim']
 
@@ -38,6 +39,8 @@ class MeanEvaluator:
       names: the names `per_example_fn` returns.
       strategy: the strategy the model's variables were created under. Default value: the current
         one.
+      label: what the progress lines (batches done of the dataset's cardinality, when known)
+        call the pass. Default value: 'evaluation'.
     """
 
     def __init__(
@@ -46,9 +49,11 @@ class MeanEvaluator:
         names: Sequence[str],
         *,
         strategy: tf.distribute.Strategy | None = None,
+        label: str = 'evaluation',
     ):
         self._per_example_fn = per_example_fn
         self._names = tuple(names)
+        self._label = label
         self._strategy = strategy or tf.distribute.get_strategy()
         self._step = tf.function(self._distributed_step, reduce_retracing=True)
 
@@ -80,12 +85,17 @@ class MeanEvaluator:
         options.experimental_distribute.auto_shard_policy = (
             tf.data.experimental.AutoShardPolicy.DATA
         )
+        # Negative (unknown) e.g. after a filter: the pass then runs without progress lines.
+        num_batches = int(dataset.cardinality())
+        progress = Progress(self._label, num_batches, 'batches') if num_batches > 0 else None
         sums, count = dict.fromkeys(self._names, 0.0), 0.0
         for batch in self._strategy.experimental_distribute_dataset(dataset.with_options(options)):
             batch_totals, batch_count = self._step(batch)
             for name in self._names:
                 sums[name] += float(batch_totals[name])
             count += float(batch_count)
+            if progress:
+                progress.advance(1)
         if count == 0:
             raise ValueError('The evaluation dataset is empty: nothing to evaluate.')
         return {name: total / count for name, total in sums.items()}
@@ -122,7 +132,9 @@ class BitsPerDimEvaluator:
         self._n_bits = n_bits
         self._use_labels = use_labels
         self._seed = seed
-        self._mean = MeanEvaluator(self._bits_per_dim, ['bits_per_dim'], strategy=strategy)
+        self._mean = MeanEvaluator(
+            self._bits_per_dim, ['bits_per_dim'], strategy=strategy, label='bits/dim evaluation'
+        )
 
     def _bits_per_dim(self, batch):
         images = batch['image']

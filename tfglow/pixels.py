@@ -28,6 +28,7 @@ noise(seed, index) = tf.random.stateless_uniform([H, W, C], seed=fold_in((seed, 
 ```
 """
 
+import numpy as np
 import tensorflow as tf
 
 import tfp_flows.dequantization as dq
@@ -71,6 +72,23 @@ def flow_to_levels(x: tf.Tensor, n_bits: int) -> tf.Tensor:
 def flow_to_uint8(x: tf.Tensor, n_bits: int) -> tf.Tensor:
     """Flow outputs -> uint8 images: `to_uint8(flow_to_levels(x))`."""
     return to_uint8(flow_to_levels(x, n_bits), n_bits)
+
+
+def sample_images(x: tf.Tensor, n_bits: int) -> tuple[np.ndarray, int]:
+    """Sampled flow outputs `[N, H, W, C]` -> uint8 images for a grid, and how many overflowed.
+
+    A sample whose flow output is not finite has no image: the inverse of an affine coupling
+    divides by its scale, and a short-trained Glow overflows on some latents at T=1 (the default
+    Fashion-MNIST model on about 4 samples in 10). Such a sample is drawn as a black-and-white
+    checkerboard, never as the dark image that NaN -> 0 would give, so a grid cannot pass an
+    overflow off as a sample.
+    """
+    shown = flow_to_uint8(x, n_bits).numpy()
+    overflowed = ~np.isfinite(np.asarray(x)).reshape(len(shown), -1).all(axis=1)
+    rows, cols = np.indices(shown.shape[1:3])
+    checkerboard = np.where((rows // 2 + cols // 2) % 2, 255, 0).astype(np.uint8)[..., None]
+    shown[overflowed] = checkerboard
+    return shown, int(overflowed.sum())
 
 
 def bin_centres(images: tf.Tensor, n_bits: int, dtype: tf.DType = tf.float32) -> tf.Tensor:

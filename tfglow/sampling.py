@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 import tensorflow as tf
+from absl import logging
 
 from tfglow import data, images
 from tfglow.serving.glow import GlowServingModule
@@ -41,7 +42,7 @@ def temperature_grids(
     seed: int = 0,
     num_classes: int = 0,
 ) -> dict[float, np.ndarray]:
-    """One uint8 grid `[height, width, C]` per temperature.
+    """One uint8 grid `[height, width, C]` per temperature at which the samples do not overflow.
 
     Every temperature uses the same seed, so the grids show the same latents scaled differently.
     Unconditional grids are as square as `num_samples` allows; class-conditional ones hold one row
@@ -67,12 +68,20 @@ def temperature_grids(
         num_cols = math.ceil(num_samples / num_rows)
     grids = {}
     for temperature in temperatures:
-        pixels = sample(
-            num=tf.constant(num_rows * num_cols, tf.int32),
-            temperature=tf.constant(temperature, tf.float32),
-            seed=tf.constant(seed, tf.int64),
-            **kwargs,
-        )['images']
+        try:
+            pixels = sample(
+                num=tf.constant(num_rows * num_cols, tf.int32),
+                temperature=tf.constant(temperature, tf.float32),
+                seed=tf.constant(seed, tf.int64),
+                **kwargs,
+            )['images']
+        except tf.errors.InvalidArgumentError as error:
+            if 'overflow' not in error.message:
+                raise
+            # The export refuses to return an overflowed sample as an image; so does the grid,
+            # and the other temperatures still get theirs.
+            logging.warning('No sample grid at T=%s: %s', temperature, error.message.strip())
+            continue
         grids[float(temperature)] = images.make_grid(pixels.numpy(), num_rows)
     return grids
 
@@ -149,6 +158,7 @@ def write_sample_pngs(
     num_pairs: int = 4,
     num_steps: int = 8,
     split: str | None = None,
+    upscale: int = 0,
 ) -> list[str]:
     """Writes `samples_T<t>.png` per temperature and `interpolation.png` for a workdir's model.
 
@@ -162,11 +172,14 @@ def write_sample_pngs(
       num_pairs: interpolation rows, each between two images of `split` (0: no interpolation).
       num_steps: images per interpolation row.
       split: data split of the interpolated images; default the config's eval split.
+      upscale: nearest-neighbour upscaling of every PNG (`tfglow.images.upscale_factor`; 0: cells
+        of at least 64 pixels, 1: none).
 
     Returns:
       The paths written.
     """
     trained = load_trained_glow(workdir, checkpoint)
+    factor = images.upscale_factor(upscale, trained.image_shape[0])
     module = GlowServingModule(trained)
     grids = temperature_grids(
         module.sample, temperatures, num_samples, seed=seed, num_classes=trained.num_classes
@@ -174,7 +187,9 @@ def write_sample_pngs(
     paths = []
     for temperature, grid in grids.items():
         paths.append(os.path.join(output_dir, f'samples_T{temperature}.png'))
-        images.write_png(paths[-1], grid)
+        images.write_png(paths[-1], images.upscale(grid, factor))
+        if temperature == 0:
+            logging.info('%s: %s.', paths[-1], images.ZERO_TEMPERATURE_MEANING)
     if num_pairs:
         config = trained.config
         # Enough images to find same-class pairs of a conditional model among 10 classes.
@@ -194,5 +209,5 @@ def write_sample_pngs(
             labels if trained.num_classes else None,
         )
         paths.append(os.path.join(output_dir, 'interpolation.png'))
-        images.write_png(paths[-1], grid)
+        images.write_png(paths[-1], images.upscale(grid, factor))
     return paths

@@ -2,13 +2,8 @@
 
 The model family (`config.model.name`) is a `tfglow.tasks.Task`: it builds the model, its training
 batches, the per-example loss and metrics, the evaluation and the sample grids. Everything else is
-shared. One step, under any `tf.distribute` strategy:
-
-```none
-loss, metrics = task.loss(model, batch)     per example (bits/dim), averaged over the global batch
-grads = all_reduce_sum(d loss / d weights)  the global-batch gradient
-if loss and grads are finite: optimizer step, EMA update       else: skip, count, maybe stop
-```
+shared. One step is `tfglow.train_step.make_train_step`: an optimizer and EMA update when the loss
+and gradients are finite, else a skipped step, counted; too many in a row stop the run.
 
 Data position on resume: the tasks' input pipelines are deterministic functions of the seed, so
 resuming at step `s` continues each pipeline after the `s * replicas_per_pipeline` batches it
@@ -27,25 +22,29 @@ import math
 import os
 import signal
 import sys
-import threading
 import time
 
-import keras
 import ml_collections
 import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from tfglow import config_lib, data, distribute, images, tasks, trained
+from tfglow import config_lib, data, distribute, images, run_guard, tasks, trained
 from tfglow.ema import ExponentialMovingAverage
+from tfglow.train_step import make_optimizer, make_train_step
 
 __all__ = [
-    'LinearWarmup',
     'NonFiniteLossError',
-    'make_optimizer',
-    'make_train_step',
+    'TrainingInterrupted',
+    'WorkdirInUseError',
+    'WorkerLostError',
     'train_and_evaluate',
 ]
+
+# Re-exported: the errors `train_and_evaluate` raises.
+TrainingInterrupted = run_guard.TrainingInterrupted
+WorkdirInUseError = run_guard.WorkdirInUseError
+WorkerLostError = run_guard.WorkerLostError
 
 # How the metrics read in the progress log.
 _METRIC_LABELS = {'bits_per_dim': 'bits/dim', 'nats_per_image': 'nats/image'}
@@ -53,113 +52,6 @@ _METRIC_LABELS = {'bits_per_dim': 'bits/dim', 'nats_per_image': 'nats/image'}
 
 class NonFiniteLossError(RuntimeError):
     """Training produced non-finite losses, gradients or weights and cannot continue."""
-
-
-class LinearWarmup(keras.optimizers.schedules.LearningRateSchedule):
-    """openai/glow's warmup: `lr * min(1, (step + 1) / warmup_steps)`, then constant.
-
-    openai/glow scales by images seen over ten epochs' worth of images, so its very first step has a
-    learning rate of 0; counting from `step + 1` makes that first step a small real update instead.
-    `step` is the optimizer's update count, so skipped (non-finite) steps do not advance the warmup.
-    """
-
-    def __init__(self, learning_rate: float, warmup_steps: int):
-        self.learning_rate = float(learning_rate)
-        self.warmup_steps = int(warmup_steps)
-
-    def __call__(self, step):
-        if self.warmup_steps <= 0:
-            return tf.constant(self.learning_rate, tf.float32)
-        progress = (tf.cast(step, tf.float32) + 1.0) / float(self.warmup_steps)
-        return self.learning_rate * tf.minimum(1.0, progress)
-
-    def get_config(self) -> dict:
-        return {'learning_rate': self.learning_rate, 'warmup_steps': self.warmup_steps}
-
-
-def make_optimizer(config: ml_collections.ConfigDict) -> keras.optimizers.Optimizer:
-    """Adamax or Adam (`config.optimizer`) with `config.beta1/beta2` and the linear warmup."""
-    kwargs = dict(
-        learning_rate=LinearWarmup(config.learning_rate, config.warmup_steps),
-        beta_1=config.beta1,
-        beta_2=config.beta2,
-        epsilon=1e-8,  # openai/glow's value.
-    )
-    if config.optimizer == 'adamax':
-        return keras.optimizers.Adamax(**kwargs)
-    if config.optimizer == 'adam':
-        return keras.optimizers.Adam(**kwargs)
-    raise ValueError(f"Unknown optimizer {config.optimizer!r}; expected 'adamax' or 'adam'.")
-
-
-def make_train_step(
-    model,
-    loss_fn,
-    optimizer: keras.optimizers.Optimizer,
-    ema: ExponentialMovingAverage,
-    strategy: tf.distribute.Strategy,
-    *,
-    global_batch_size: int,
-    grad_clip_norm: float = 0.0,
-):
-    """Returns `step(distributed_batch, stop) -> metrics`, one guarded optimizer step.
-
-    Wrap it in `tf.function`. `loss_fn(model, batch) -> (loss [B], {name: [B]})` gives the
-    per-example loss and metrics of one replica's batch (`tfglow.tasks.Task.loss`). `stop` is a
-    float scalar, > 0 where this process wants to stop (SIGTERM); it is summed over replicas so
-    every worker sees the same `metrics['stop']`. The metrics are averaged over the global batch
-    and all-reduced over replicas: `loss_fn`'s metrics, `loss`, `grad_norm` (before clipping), `ok`
-    (loss and gradients finite: the update was applied) and `stop`.
-    """
-    variables = list(model.trainable_variables)
-
-    def replica_step(batch, stop):
-        with tf.GradientTape() as tape:
-            loss, metrics = loss_fn(model, batch)
-            loss = tf.nn.compute_average_loss(loss, global_batch_size=global_batch_size)
-        grads = tape.gradient(loss, variables, unconnected_gradients=tf.UnconnectedGradients.ZERO)
-        metrics = {
-            name: tf.nn.compute_average_loss(value, global_batch_size=global_batch_size)
-            for name, value in metrics.items()
-        }
-        ctx = tf.distribute.get_replica_context()
-        grads = ctx.all_reduce(tf.distribute.ReduceOp.SUM, grads)
-        # tf.identity places the captured `stop` on this replica's device, which all_reduce needs.
-        reduced = ctx.all_reduce(tf.distribute.ReduceOp.SUM, [loss, metrics, tf.identity(stop)])
-        loss, metrics, stop = reduced
-        grad_norm = tf.linalg.global_norm(grads)
-        ok = tf.math.is_finite(loss) & tf.math.is_finite(grad_norm)
-        if grad_clip_norm > 0:
-            grads, _ = tf.clip_by_global_norm(grads, grad_clip_norm, use_norm=grad_norm)
-        metrics.update(loss=loss, grad_norm=grad_norm, ok=ok, stop=stop > 0)
-        return grads, metrics
-
-    def apply_update(grads):
-        # The update runs in cross-replica context, inside tf.cond: `optimizer.apply` would go
-        # through merge_call (unsupported inside control flow under MirroredStrategy) and all-reduce
-        # the already-reduced gradients again, so each replica's copy is updated directly with the
-        # optimizer's own `update_step`, as Keras does after its all-reduce.
-        learning_rate = optimizer.learning_rate
-        for grad, variable in zip(grads, variables, strict=True):
-            strategy.extended.update(
-                variable,
-                lambda var, g: optimizer.update_step(g, var, tf.cast(learning_rate, var.dtype)),
-                args=(grad,),
-                group=False,
-            )
-        optimizer.iterations.assign_add(1)
-        ema.update()
-        return tf.constant(True)
-
-    def step(batch, stop):
-        with strategy.scope():
-            grads, metrics = strategy.run(replica_step, args=(batch, stop))
-            # All-reduced, hence equal on every replica: any local copy will do.
-            metrics = {k: strategy.experimental_local_results(v)[0] for k, v in metrics.items()}
-            tf.cond(metrics['ok'], lambda: apply_update(grads), lambda: tf.constant(False))
-        return metrics
-
-    return step
 
 
 def _check_finite(checkpoint_variables: list[tf.Variable], step: int) -> None:
@@ -184,35 +76,29 @@ def _format_duration(seconds: float) -> str:
     return f'{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}'
 
 
-class _StopRequest:
-    """Records SIGTERM so the loop can save a checkpoint and exit cleanly."""
+def _eta(
+    config: ml_collections.ConfigDict, step: int, step_seconds: float, eval_seconds: float | None
+) -> str:
+    """Time left after `step`: the steps at `step_seconds` each, and the evaluations to come.
 
-    def __init__(self):
-        self.requested = False
-        self._previous = None
-
-    def __enter__(self):
-        # Signal handlers can only be installed from the main thread (not in some test runners).
-        if threading.current_thread() is threading.main_thread():
-            self._previous = signal.signal(signal.SIGTERM, self._handle)
-        return self
-
-    def _handle(self, signum, frame):
-        del frame
-        logging.warning(
-            'Received signal %d: saving a checkpoint after this step, then exiting.', signum
-        )
-        self.requested = True
-
-    def __exit__(self, *exc_info):
-        if self._previous is not None:
-            signal.signal(signal.SIGTERM, self._previous)
+    The evaluations are those at multiples of `eval_every_steps` from `step` on (one at `step`
+    itself runs after its progress line) and the final one, each as long as the last one
+    (`eval_seconds`; None before the first, which leaves them out and says so).
+    """
+    train_seconds = (config.num_train_steps - step) * step_seconds
+    every = config.eval_every_steps
+    evaluations = (config.num_train_steps - 1) // every - (step - 1) // every + 1
+    if eval_seconds is None:
+        return f'{_format_duration(train_seconds)} + {evaluations} evaluation(s) not yet timed'
+    return _format_duration(train_seconds + evaluations * eval_seconds)
 
 
 class _Run:
     """The state of one `train_and_evaluate` call: strategy, model, checkpoints, writers, loop."""
 
-    def __init__(self, config: ml_collections.ConfigDict, workdir: str):
+    def __init__(
+        self, config: ml_collections.ConfigDict, workdir: str, allow_config_change: bool = False
+    ):
         config_lib.validate_config(config)
         # Multi-worker and TPU strategies configure the TF runtime: they come before any TF op.
         self.strategy = strategy = distribute.get_strategy(config.strategy)
@@ -222,9 +108,13 @@ class _Run:
         tf.random.set_seed(config.seed)
         self.config, self.workdir = config, workdir
         self.chief = distribute.is_chief(strategy)
+        self.checkpoint_dir = os.path.join(workdir, 'checkpoints')
+        config_changes = self._check_config_change(allow_config_change)
         if self.chief:
             tf.io.gfile.makedirs(workdir)
             config_lib.write_config(config, workdir)
+            if config_changes:
+                config_lib.append_config_history(workdir, *config_changes)
         self.info = data.get_info(config.data)
         config_lib.validate_config(config, self.info.image_shape)
         self.task = tasks.get_task(config, self.info)
@@ -259,7 +149,6 @@ class _Run:
             bad_steps=self.bad_steps,
             best_bits_per_dim=self.best_bpd,
         )
-        self.checkpoint_dir = os.path.join(workdir, 'checkpoints')
         self.resumed = self._restore()
         if not self.resumed:
             self._initialize()
@@ -285,10 +174,33 @@ class _Run:
             self.train_writer = self.eval_writer = tf.summary.create_noop_writer()
 
         self.evaluate = self.task.make_evaluator(self.model, strategy)
+        self.eval_seconds = None  # How long the last evaluation took, for the ETA.
 
     @property
     def current_step(self) -> int:
         return int(self.step.numpy())
+
+    def _check_config_change(self, allow: bool) -> tuple[int, dict] | None:
+        """The checkpoint's step and how the config differs from its `config.json`, if it does.
+
+        Checked before anything is built, so that a changed setting fails in a second; see
+        `config_lib.check_resume_config` for what may change without `allow`.
+        """
+        latest = tf.train.latest_checkpoint(self.checkpoint_dir)
+        saved_path = os.path.join(self.workdir, config_lib.CONFIG_FILENAME)
+        if not latest or not tf.io.gfile.exists(saved_path):
+            return None
+        step = int(tf.train.load_variable(latest, 'step/.ATTRIBUTES/VARIABLE_VALUE'))
+        saved = config_lib.read_config(saved_path)
+        changes = config_lib.check_resume_config(saved, self.config, step, allow_changes=allow)
+        if not changes:
+            return None
+        logging.info(
+            'Resuming at step %d with config changes: %s.',
+            step,
+            config_lib.format_differences(changes),
+        )
+        return step, changes
 
     def _restore(self) -> bool:
         """Restores the latest checkpoint, if any; returns whether the run resumes from one."""
@@ -334,9 +246,11 @@ class _Run:
     def evaluate_and_sample(self) -> tuple[dict[str, float], dict[float, np.ndarray]]:
         """Eval metrics and sample grids with the EMA weights; saves the best checkpoint."""
         step = self.current_step
+        start = time.time()
         with self.ema.averaged():
             metrics = self.evaluate()
             grids = self.task.sample_grids(self.model) if self.chief else {}
+        self.eval_seconds = time.time() - start
         with self.eval_writer.as_default(step=step):
             for name, value in metrics.items():
                 tf.summary.scalar(name, value)
@@ -364,7 +278,7 @@ class _Run:
         }
         examples_per_sec = steps * config.batch_size / max(seconds, 1e-9)
         unit = self.task.example_unit
-        eta = (config.num_train_steps - step) * seconds / max(steps, 1)
+        eta = _eta(config, step, seconds / max(steps, 1), self.eval_seconds)
         learning_rate = float(self.optimizer.learning_rate)
         metrics = {name: means[name] for name in self.task.metric_names}
         logging.info(
@@ -376,7 +290,7 @@ class _Run:
             means['grad_norm'],
             examples_per_sec,
             unit,
-            _format_duration(eta),
+            eta,
         )
         with self.train_writer.as_default(step=step):
             for name, value in metrics.items():
@@ -388,8 +302,14 @@ class _Run:
         self.train_writer.flush()
         logging.flush()
 
-    def train(self) -> bool:
-        """Trains up to `config.num_train_steps`; returns False if stopped early by a signal."""
+    def train(self, stop_request: run_guard.StopRequest) -> None:
+        """Trains up to `config.num_train_steps`.
+
+        Raises:
+          TrainingInterrupted: after saving a checkpoint, when `stop_request` got a signal (on
+            any worker).
+          NonFiniteLossError: see `_bad_step`.
+        """
         config, strategy, task = self.config, self.strategy, self.task
         train_step = make_train_step(
             self.model,
@@ -408,6 +328,10 @@ class _Run:
             return metrics
 
         start_step = self.current_step
+        # The step of the last applied update: checkpoints from it on hold weights that no step
+        # has yet shown to give a finite loss (see `_bad_step`).
+        self.updated_step = start_step
+        self.restored_step = self.saved_step
         dataset = strategy.distribute_datasets_from_function(
             lambda context: task.train_dataset(context, start_step).prefetch(tf.data.AUTOTUNE)
         )
@@ -416,34 +340,46 @@ class _Run:
         logged = (*task.metric_names, 'grad_norm')
         window = {name: [] for name in logged}
         window_start, window_step = time.time(), start_step
-        with _StopRequest() as stop_request:
-            while self.current_step < config.num_train_steps:
-                metrics = run_step(iterator, tf.constant(float(stop_request.requested)))
-                step = self.current_step
-                if step == start_step + 1 and step % config.log_every_steps:
-                    # The first step traces and compiles: leave it out of the throughput and ETA.
-                    window_start, window_step = time.time(), step
-                if bool(metrics['ok']):
-                    consecutive_bad = 0
-                    for name in logged:
-                        window[name].append(float(metrics[name]))
-                else:
-                    consecutive_bad += 1
-                    self._bad_step(step, metrics, consecutive_bad)
-                if step % config.log_every_steps == 0 or step == config.num_train_steps:
-                    self.log_progress(window, time.time() - window_start, step - window_step)
-                    window = {name: [] for name in logged}
-                    window_start, window_step = time.time(), step
-                if bool(metrics['stop']):
-                    self.save(self.manager)
-                    logging.info('Stopped by a signal at step %d, checkpoint saved.', step)
-                    return False
-                if step % config.checkpoint_every_steps == 0:
-                    self.save(self.manager)
-                if step % config.eval_every_steps == 0 and step < config.num_train_steps:
-                    self.evaluate_and_sample()
-                    window_start = time.time()  # Evaluation time does not count in the throughput.
-        return True
+        while self.current_step < config.num_train_steps:
+            metrics = run_step(iterator, tf.constant(float(stop_request.signum)))
+            step = self.current_step
+            if step == start_step + 1 and step % config.log_every_steps:
+                # The first step traces and compiles: leave it out of the throughput and ETA.
+                window_start, window_step = time.time(), step
+            if bool(metrics['ok']):
+                consecutive_bad = 0
+                self.updated_step = step
+                for name in logged:
+                    window[name].append(float(metrics[name]))
+            else:
+                consecutive_bad += 1
+                self._bad_step(step, metrics, consecutive_bad)
+            if step % config.log_every_steps == 0 or step == config.num_train_steps:
+                self.log_progress(window, time.time() - window_start, step - window_step)
+                window = {name: [] for name in logged}
+                window_start, window_step = time.time(), step
+            if bool(metrics['stop']) and step < config.num_train_steps:
+                self._stop(step, stop_request.signum)
+            # Evaluation first, so that a checkpoint of the same step holds its best bits/dim.
+            if step % config.eval_every_steps == 0 and step < config.num_train_steps:
+                self.evaluate_and_sample()
+                window_start = time.time()  # Evaluation time does not count in the throughput.
+            # Without an update since the last save there is nothing new to keep, and another
+            # copy of unverified weights could rotate the last verified checkpoint out.
+            if step % config.checkpoint_every_steps == 0 and self.updated_step > self.saved_step:
+                self.save(self.manager)
+
+    def _stop(self, step: int, signum: int) -> None:
+        """Saves a checkpoint and raises `TrainingInterrupted`, after a signal on any worker."""
+        self.save(self.manager)
+        # A worker that got no signal itself stops because another one did, e.g. on preemption.
+        source = signal.Signals(signum).name if signum else 'a signal to another worker'
+        message = (
+            f'Stopped by {source} at step {step} of {self.config.num_train_steps}, checkpoint '
+            f'saved in {self.checkpoint_dir}; rerun the same command to resume.'
+        )
+        logging.info('%s', message)
+        raise TrainingInterrupted(signum or signal.SIGTERM, message)
 
     def _bad_step(self, step: int, metrics: dict, consecutive: int) -> None:
         """Logs and counts a skipped step; raises after too many in a row."""
@@ -458,12 +394,28 @@ class _Run:
             int(self.bad_steps.numpy()),
         )
         if consecutive >= self.config.max_consecutive_bad_steps:
+            # A checkpoint saved at step s holds the weights after the last update up to s; the
+            # next finite step shows them sound. Those saved from the last update on were
+            # followed by non-finite steps only: resuming from them would fail again. A restored
+            # checkpoint stays: the run that wrote it went on past it.
+            removed = run_guard.remove_checkpoints(
+                self.manager, lambda at: at >= self.updated_step and at > self.restored_step
+            )
+            latest = tf.train.latest_checkpoint(self.checkpoint_dir)
+            resume = (
+                f'a rerun resumes from {latest}, the last checkpoint whose weights gave a finite '
+                'loss after it'
+                if latest
+                else 'no checkpoint whose weights gave a finite loss after it is left, so a rerun '
+                'starts from scratch'
+            )
             raise NonFiniteLossError(
                 f'Stopping at step {step}: {consecutive} consecutive steps had non-finite loss or '
-                'gradients, so the weights were left unchanged and no checkpoint was written for '
-                'them. Lower config.learning_rate, raise config.warmup_steps, set '
-                'config.grad_clip_norm, or check the data. Last checkpoint: '
-                f'{self.manager.latest_checkpoint}.'
+                f'gradients after the update of step {self.updated_step}'
+                + (f' (removed its checkpoint(s) {", ".join(removed)})' if removed else '')
+                + f'; {resume}. Lower config.learning_rate, raise config.warmup_steps, set '
+                'config.grad_clip_norm (changes a resumed run takes with --allow_config_change), '
+                'or check the data.'
             )
 
     def finish(self) -> dict:
@@ -481,7 +433,9 @@ class _Run:
         }
         if self.chief:
             for temperature, grid in grids.items():
-                images.write_png(os.path.join(self.workdir, f'samples_T{temperature}.png'), grid)
+                factor = images.upscale_factor(self.config.sample_upscale, self.task.image_shape[0])
+                path = os.path.join(self.workdir, f'samples_T{temperature}.png')
+                images.write_png(path, images.upscale(grid, factor))
             with tf.io.gfile.GFile(os.path.join(self.workdir, 'eval_results.json'), 'w') as f:
                 json.dump(results, f, indent=2)
         logging.info(
@@ -497,26 +451,47 @@ class _Run:
             distribute.remove_worker_dir(directory, self.strategy)
 
 
-def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
+def train_and_evaluate(
+    config: ml_collections.ConfigDict, workdir: str, *, allow_config_change: bool = False
+) -> dict:
     """Trains `config`'s model, evaluating it and writing checkpoints and summaries under `workdir`.
 
     Writes `workdir/config.*` (the resolved config), `workdir/checkpoints` (the latest
     `config.keep_checkpoints` training states), `workdir/best` (the state with the best eval
     bits/dim), TensorBoard events in `workdir/train` and `workdir/eval`, and at the end
     `workdir/samples_T*.png` and `workdir/eval_results.json`. Resumes from the latest checkpoint in
-    `workdir` if there is one. In multi-worker training only the chief writes them.
+    `workdir` if there is one, refusing a config that differs from the run's `config.json` in
+    anything that changes what is trained unless `allow_config_change` (accepted changes are
+    recorded in `workdir/config_history.json`). In multi-worker training only the chief writes
+    them. The writing process holds `workdir/.lock` throughout (`tfglow.run_guard.workdir_lock`).
 
     Returns:
-      The dict written to `eval_results.json`, or `{'step': ..., 'stopped': True}` after SIGTERM.
+      The dict written to `eval_results.json`.
 
     Raises:
       ValueError: for invalid config values or a checkpoint that does not match the config.
+      WorkdirInUseError: while another run holds `workdir`'s lock.
+      TrainingInterrupted: on SIGTERM or SIGINT, after saving a checkpoint.
       NonFiniteLossError: after `config.max_consecutive_bad_steps` consecutive non-finite steps.
+      WorkerLostError: when a multi-worker peer goes away.
     """
-    run = _Run(config, workdir)
-    try:
-        if not run.train():
-            return {'step': run.current_step, 'stopped': True}
-        return run.finish()
-    finally:
-        run.close()
+    chief = distribute.is_chief_task(config.strategy)
+    with run_guard.workdir_lock(workdir, enabled=chief), run_guard.StopRequest() as stop_request:
+        try:
+            run = _Run(config, workdir, allow_config_change)
+            try:
+                run.train(stop_request)
+                return run.finish()
+            finally:
+                run.close()
+        except tf.errors.UnavailableError as e:
+            # The collectives' health check ends every worker's ops once a peer stops answering.
+            task, cluster = distribute.task_from_environment()
+            lost = run_guard.lost_worker(e, cluster, task)
+            # No save now: the collectives are aborted, and a multi-worker save may need them.
+            checkpoint = tf.train.latest_checkpoint(os.path.join(workdir, 'checkpoints'))
+            kept = f'the last checkpoint is {checkpoint}' if checkpoint else 'no checkpoint yet'
+            raise WorkerLostError(
+                f'Lost {lost}: it stopped answering the collective operations; {kept}; restart '
+                'every worker to resume.'
+            ) from e

@@ -132,7 +132,8 @@ def resolve_checkpoint(workdir: str, checkpoint: str | int | None = None) -> str
     latest = tf.train.latest_checkpoint(directory)
     if not latest:
         raise FileNotFoundError(
-            f'no checkpoint in {directory}: train with `tfglow-train --workdir={workdir}` first, '
+            f'no training run in {workdir}: no checkpoint in {directory}; train with '
+            f'tfglow-train --config=<config file> --workdir={workdir} first, '
             'or pass a checkpoint path'
         )
     return latest
@@ -168,7 +169,10 @@ def restore_run(
         model whose data-dependent init never ran.
     """
     if not tf.io.gfile.isdir(workdir):
-        raise FileNotFoundError(f'workdir {workdir!r} does not exist.')
+        raise FileNotFoundError(
+            f'no training run in {workdir}: the directory does not exist; train with '
+            f'tfglow-train --config=<config file> --workdir={workdir} first'
+        )
     config = config_lib.read_config(workdir)
     if data_path:
         config.data.path = data_path

@@ -3,9 +3,10 @@
 Reads `--input_dir/<class>/<image>.png` (a few images per class), encodes them with the flow of a
 `tfglow-train` workdir (a 'glow' run, or 'fewshot_glow' with context 'none') or of a SavedModel,
 moves their latents with the statistics of related base classes (see tfglow.augment.methods) and
-writes the decoded images to `--output_dir/<class>/aug_NNNN.png`:
+writes the decoded images to `--output_dir/<class>/aug_NNNN.png`, and one labelled contact sheet per
+class (its support images above the generated ones) to `--contact_sheet_dir/<class>.png`:
 
-    tfglow-augment --workdir=workdirs/omniglot_glow_unconditional --input_dir=my_chars \\
+    tfglow-augment --workdir=workdirs/omniglot_fewshot_glow_unconditional --input_dir=my_chars \\
         --output_dir=/tmp/augmented --method=pooled --num_per_class=20 --strength=0.8
 
 Methods: 'pooled' (K-shot mean + a normal deviation with the pooled covariance of the nearest
@@ -19,7 +20,8 @@ folder of class subfolders (`--base=/path`). Images are taken as the model saw t
 'pooled', the base statistics stored as variables), `encode` and `decode` (see
 tfglow.serving.augment); --input_dir is then optional:
 
-    tfglow-augment --workdir=workdirs/omniglot_glow_unconditional --export_dir=/tmp/augment_export
+    tfglow-augment --workdir=workdirs/omniglot_fewshot_glow_unconditional \\
+        --export_dir=/tmp/augment_export
 """
 
 import os
@@ -61,6 +63,12 @@ _DATA_PATH = flags.DEFINE_string(
 )
 _INVERT = flags.DEFINE_boolean(
     'invert', False, 'Invert input, base-folder and output images (black ink on white).'
+)
+_CONTACT_SHEET_DIR = flags.DEFINE_string(
+    'contact_sheet_dir',
+    '',
+    'Where the per-class contact sheets go; default <output_dir>_contact_sheets (outside '
+    '--output_dir, which stays a folder of class folders only).',
 )
 _EXPORT_DIR = flags.DEFINE_string(
     'export_dir', '', 'If set, also export the augmentation SavedModel to <export_dir>/<version>.'
@@ -135,17 +143,22 @@ def augment_folders() -> None:
     )
     base = methods.BaseStatistics(latent.encode_classes(codec, base_arrays))
     print(f'Base statistics ready in {time.monotonic() - start:.0f} s.', flush=True)
+    sheet_dir = _CONTACT_SHEET_DIR.value or _OUTPUT_DIR.value.rstrip('/') + '_contact_sheets'
+    how = f'method {_METHOD.value!r}, strength {_STRENGTH.value:g}'
     for index, (name, images) in enumerate(inputs.items()):
         support = codec.encode(images)
         z = methods.augment_latents(
             support, base, _NUM_PER_CLASS.value, options, seed=[_SEED.value, index]
         )
+        generated = codec.decode(z)
         paths = folders.write_class_folders(
-            _OUTPUT_DIR.value, {name: codec.decode(z)}, invert=_INVERT.value
+            _OUTPUT_DIR.value, {name: generated}, invert=_INVERT.value
         )
+        sheet = folders.contact_sheet_path(sheet_dir, name)
+        folders.write_contact_sheet(sheet, name, images, generated, how, invert=_INVERT.value)
         print(
             f'[{index + 1}/{len(inputs)}] {name}: {len(images)} images -> {len(paths[name])} '
-            f'augmented in {os.path.dirname(paths[name][0])}',
+            f'augmented in {os.path.dirname(paths[name][0])}; contact sheet {sheet}',
             flush=True,
         )
     if _EXPORT_DIR.value:

@@ -5,7 +5,7 @@ split, e.g. the 964 Omniglot background characters; new classes: the eval split,
 evaluation characters) and measures N-way K-shot accuracy with and without each augmentation
 method; writes report.md, results.json and PNG plots to --output_dir (see tfglow.augment.report):
 
-    tfglow-augment-report --workdir=workdirs/omniglot_glow_unconditional \\
+    tfglow-augment-report --workdir=workdirs/omniglot_fewshot_glow_unconditional \\
         --output_dir=/tmp/augment_report
     tfglow-augment-report --workdir=... --output_dir=... --episodes=50 --max_classes=100  # quick
 

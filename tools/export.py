@@ -1,7 +1,7 @@
 """`tfglow-export`: a training workdir's EMA model as a SavedModel for TF Serving.
 
     tfglow-export --workdir=workdirs/fashion_mnist_glow --export_dir=exports/fashion_mnist_glow \\
-        [--checkpoint=best] [--attributes=directions.npz] [--version=3]
+        [--checkpoint=best] [--attributes=directions.npz] [--version=3] [--max_batch=1024]
     tfglow-export --workdir=workdirs/omniglot_fewshot_glow \\
         --export_dir=exports/omniglot_fewshot_glow [--num_noise_samples=8]
 
@@ -11,7 +11,9 @@ bits_per_dim, encode, decode, interpolate and manipulate (see tfglow.serving.glo
 takes the file written by `tfglow-attributes`. A 'fewshot_glow' run gets fewshot_log_prob and
 fewshot_sample (plus encode and decode for `context='none'`), an 'attention_pixelcnn' or
 'pixelcnn' run log_prob and sample (see tfglow.serving.fewshot); `--num_noise_samples` sets the
-dequantisation draws of fewshot_log_prob.
+dequantisation draws of fewshot_log_prob. `--max_batch` caps the images one request may make
+(`num`, `B * num_steps`, `num * B`; stored in the metadata), so one request cannot exhaust the
+server's memory.
 """
 
 from absl import app, flags
@@ -33,6 +35,12 @@ _NUM_NOISE_SAMPLES = flags.DEFINE_integer(
     8,
     "Dequantisation noise draws of a few-shot Glow's fewshot_log_prob (other models ignore it).",
 )
+_MAX_BATCH = flags.DEFINE_integer(
+    'max_batch',
+    1024,
+    'The most images one request may make (num, B * num_steps, num * B); larger ones are '
+    'refused with InvalidArgument.',
+)
 _VERSION = flags.DEFINE_integer(
     'version', None, 'Version number to write; default: one more than the largest present.'
 )
@@ -53,6 +61,7 @@ def main(argv: list[str]) -> None:
             attributes=_ATTRIBUTES.value,
             version=_VERSION.value,
             num_noise_samples=_NUM_NOISE_SAMPLES.value,
+            max_batch=_MAX_BATCH.value,
         )
     print(path)
 

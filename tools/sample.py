@@ -1,11 +1,14 @@
 """`tfglow-sample`: PNG sample grids and interpolation strips from a trained model.
 
     tfglow-sample --workdir=workdirs/fashion_mnist_glow [--output_dir=...] \\
-        [--temperatures=0,0.5,0.7,1] [--num_samples=16] [--seed=0] [--num_pairs=4] [--num_steps=8]
+        [--temperatures=0,0.5,0.7,1] [--num_samples=16] [--seed=0] [--num_pairs=4] \\
+        [--num_steps=8] [--upscale=4]
 
 Writes `samples_T<t>.png` for each temperature (one row per class for class-conditional models)
 and `interpolation.png` (one row per pair of eval-split images, the latent path between them) with
 the EMA weights, through the same functions the SavedModel export serves (see tfglow.sampling).
+The T=0 grid is the decoded prior mean (every level's noise zero), not a sample. Pixels are
+upscaled nearest-neighbour (default: each image at least 64 pixels wide; --upscale=1: none).
 """
 
 import os
@@ -32,6 +35,9 @@ _NUM_PAIRS = flags.DEFINE_integer(
 _NUM_STEPS = flags.DEFINE_integer('num_steps', 8, 'Images per interpolation row, ends included.')
 _SPLIT = flags.DEFINE_string(
     'split', None, 'Split of interpolated images; default: the eval split.'
+)
+_UPSCALE = flags.DEFINE_integer(
+    'upscale', 0, 'Nearest-neighbour pixel upscaling of the PNGs (0: images >= 64 px, 1: none).'
 )
 flags.mark_flags_as_required(['workdir'])
 
@@ -60,6 +66,7 @@ def main(argv: list[str]) -> None:
             num_pairs=_NUM_PAIRS.value,
             num_steps=_NUM_STEPS.value,
             split=_SPLIT.value,
+            upscale=_UPSCALE.value,
         )
     print('\n'.join(paths))
 

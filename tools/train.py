@@ -11,14 +11,21 @@ import ml_collections
 from absl import app, flags
 from ml_collections import config_flags
 
-from tfglow import cli
+from tfglow import cli, config_lib
 
 _CONFIG = config_flags.DEFINE_config_file('config', None, 'Config file, e.g. configs/x.py:variant.')
 _WORKDIR = flags.DEFINE_string('workdir', None, 'Directory for checkpoints, summaries and results.')
+_ALLOW_CONFIG_CHANGE = flags.DEFINE_bool(
+    'allow_config_change',
+    False,
+    'Resume a run in --workdir with a config that differs from its config.json in more than '
+    'num_train_steps and the log, eval and checkpoint cadence; the changes are recorded in '
+    'config_history.json.',
+)
 flags.mark_flags_as_required(['config', 'workdir'])
 
 
-def main(argv: list[str]) -> None:
+def main(argv: list[str]) -> int | None:
     if len(argv) > 1:
         raise app.UsageError(f'Unexpected arguments: {" ".join(argv[1:])}')
     # Imported here, not at the top: they load TensorFlow, which --help does without.
@@ -27,9 +34,16 @@ def main(argv: list[str]) -> None:
     with cli.exit_on_error('tfglow-train', train.NonFiniteLossError):
         config = _CONFIG.value
         if not isinstance(config, ml_collections.ConfigDict):
-            # ml_collections defers a config file's load error to the config's first use.
+            # ml_collections defers a config file's load error to the config's first use, in a
+            # message of several lines; config_lib's loader says it in one, listing the configs.
+            config_lib.load_config_module(config_flags.get_config_filename(flags.FLAGS['config']))
             config.lock()
-        train.train_and_evaluate(config, _WORKDIR.value)
+        try:
+            train.train_and_evaluate(
+                config, _WORKDIR.value, allow_config_change=_ALLOW_CONFIG_CHANGE.value
+            )
+        except train.TrainingInterrupted as e:
+            return e.exit_code  # Logged; 128 + signal, so a scheduler sees an unfinished job.
 
 
 def run() -> None:

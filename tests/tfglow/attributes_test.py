@@ -145,9 +145,11 @@ class DirectionsForModelTest(tf.test.TestCase):
         cls.trained = trained.load_trained_glow(cls.workdir)
 
     def test_labels(self):
-        result = attributes.directions_for_model(
-            self.trained, 'labels', num_examples=300, batch_size=128
-        )
+        with self.assertLogs('absl', 'INFO') as logs:
+            result = attributes.directions_for_model(
+                self.trained, 'labels', num_examples=300, batch_size=128
+            )
+        self.assertRegex(logs.output[-1], 'attribute directions: 300/300 images encoded')
         self.assertEqual(result.names[:2], ('T-shirt/top', 'Trouser'))
         self.assertEqual(result.directions.shape, (10, 784))
         self.assertAllEqual(result.present_counts + result.absent_counts, [300] * 10)

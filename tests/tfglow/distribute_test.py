@@ -6,10 +6,12 @@ MultiWorkerMirroredStrategy workers) each run in fresh processes and are marked 
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
 import tempfile
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -39,6 +41,21 @@ class DistributeTest(tf.test.TestCase):
             distribute.check_divisible(10, 4)
         with self.assertRaisesRegex(ValueError, 'eval_batch_size=0'):
             distribute.check_divisible(0, 1, 'eval_batch_size')
+
+    def test_chief_known_from_tf_config_before_the_strategy(self):
+        cluster = {'worker': ['127.0.0.1:1111', '127.0.0.1:2222']}
+        for index, chief in ((0, True), (1, False)):
+            tf_config = json.dumps({'cluster': cluster, 'task': {'type': 'worker', 'index': index}})
+            with mock.patch.dict(os.environ, TF_CONFIG=tf_config):
+                self.assertEqual(distribute.is_chief_task('multi_worker_mirrored'), chief)
+                # Other strategies have no other workers, whatever TF_CONFIG says.
+                self.assertTrue(distribute.is_chief_task('mirrored'))
+                self.assertEqual(distribute.task_from_environment(), (('worker', index), cluster))
+        with (
+            mock.patch.dict(os.environ, TF_CONFIG='{not json'),
+            self.assertRaisesRegex(ValueError, 'bad TF_CONFIG'),
+        ):
+            distribute.is_chief_task('multi_worker_mirrored')
 
     def test_single_process_is_chief(self):
         strategy = tf.distribute.get_strategy()
@@ -96,23 +113,24 @@ class MirroredStrategyTest(tf.test.TestCase):
         self.assertAllClose(arrays['mirrored_eval_bits'], arrays['single_eval_bits'], rtol=1e-6)
 
 
+def _workers(workdir: str, cluster: dict, *overrides: str) -> list[subprocess.Popen]:
+    """Starts one multi-worker training process per worker of `cluster`, in `workdir`/run."""
+    processes = []
+    for index in range(len(cluster['worker'])):
+        tf_config = json.dumps({'cluster': cluster, 'task': {'type': 'worker', 'index': index}})
+        out = os.path.join(workdir, f'worker{index}.npz')
+        args = ('worker', train_helpers.SMOKE_CONFIG, workdir + '/run', out)
+        args += ('strategy=multi_worker_mirrored', 'num_eval_examples=40', *overrides)
+        processes.append(_helper(*args, TF_CONFIG=tf_config))
+    return processes
+
+
 @pytest.mark.slow
 class MultiWorkerMirroredStrategyTest(tf.test.TestCase):
     def test_two_workers_end_identical(self):
         workdir = tempfile.mkdtemp(dir=self.get_temp_dir())
         cluster = {'worker': [f'127.0.0.1:{port}' for port in _free_ports(2)]}
-        overrides = [
-            'strategy=multi_worker_mirrored',
-            'num_train_steps=3',
-            'eval_every_steps=100',
-            'num_eval_examples=40',
-        ]
-        processes = []
-        for index in range(2):
-            tf_config = json.dumps({'cluster': cluster, 'task': {'type': 'worker', 'index': index}})
-            out = os.path.join(workdir, f'worker{index}.npz')
-            args = ('worker', train_helpers.SMOKE_CONFIG, workdir + '/run', out, *overrides)
-            processes.append(_helper(*args, TF_CONFIG=tf_config))
+        processes = _workers(workdir, cluster, 'num_train_steps=3', 'eval_every_steps=100')
         for process in processes:
             _finish(process)
 
@@ -130,6 +148,33 @@ class MultiWorkerMirroredStrategyTest(tf.test.TestCase):
         with open(os.path.join(workdir, 'run', 'eval_results.json')) as f:
             self.assertEqual(json.load(f)['step'], 3)
         self.assertTrue(os.path.exists(os.path.join(workdir, 'run', 'checkpoints', 'ckpt-3.index')))
+
+    def test_a_lost_worker_is_named_and_the_checkpoint_kept(self):
+        workdir = tempfile.mkdtemp(dir=self.get_temp_dir())
+        cluster = {'worker': [f'127.0.0.1:{port}' for port in _free_ports(2)]}
+        chief, other = _workers(
+            workdir, cluster, 'num_train_steps=100000', 'eval_every_steps=100000'
+        )
+        log = []
+        try:
+            for line in chief.stdout:
+                log.append(line)
+                if 'step 3/100000' in line:
+                    other.kill()
+            # TensorFlow's health check finds the lost worker within about 20 s.
+            chief.wait(timeout=120)
+        finally:
+            chief.kill()
+            other.kill()
+        log = ''.join(log)
+        self.assertEqual(chief.returncode, 1, log)
+        lost = re.search(
+            rf'WorkerLostError: Lost worker 1 \({cluster["worker"][1]}\): it stopped answering '
+            r'the collective operations; the last checkpoint is (\S+/ckpt-\d+); restart every',
+            log,
+        )
+        self.assertIsNotNone(lost, log)
+        self.assertTrue(os.path.exists(lost.group(1) + '.index'))
 
 
 if __name__ == '__main__':

@@ -68,6 +68,11 @@ class EvaluateBitsPerDimTest(tf.test.TestCase):
         self.assertGreater(second, first)
         self.assertEqual(int(model.labels_seen.numpy()), 2 * (0 + 1 + 2 + 0 + 1 + 2))
 
+    def test_logs_batches_done(self):
+        with self.assertLogs('absl', 'INFO') as logs:
+            evaluate.evaluate_bits_per_dim(_BinIndexModel(), _dataset(_images(10), 4), n_bits=8)
+        self.assertRegex(logs.output[-1], r'bits/dim evaluation: 3/3 batches \(100%\)')
+
     def test_empty_dataset(self):
         with self.assertRaisesRegex(ValueError, 'empty'):
             evaluate.evaluate_bits_per_dim(_BinIndexModel(), _dataset(_images(0), 4), n_bits=8)

@@ -62,6 +62,21 @@ class FewShotLevelsTest(tf.test.TestCase):
             self.assertEqual((shown[0], shown[-1]), (0, 255))
 
 
+class SampleImagesTest(tf.test.TestCase):
+    def test_overflowed_samples_are_checkerboards_and_counted(self):
+        x = np.zeros([3, 4, 4, 1], np.float32)
+        x[0] = 0.4
+        x[1, 2, 3, 0] = np.nan
+        x[2, 0, 0, 0] = -np.inf
+        shown, overflowed = pixels.sample_images(tf.constant(x), n_bits=8)
+        self.assertEqual(overflowed, 2)
+        self.assertAllEqual(shown[0], np.full([4, 4, 1], 230, np.uint8))
+        for index in (1, 2):
+            self.assertAllEqual(np.unique(shown[index]), [0, 255])
+            self.assertAllEqual(shown[index][:2, :2], np.zeros([2, 2, 1], np.uint8))
+            self.assertAllEqual(shown[index][:2, 2:], np.full([2, 2, 1], 255, np.uint8))
+
+
 class UniformNoiseTest(tf.test.TestCase):
     def test_row_is_a_function_of_its_seed_and_index_only(self):
         shape = [2, 3, 1]

@@ -5,13 +5,18 @@ fresh process:
 
   python -m tests.tfglow.train_helpers mirrored CONFIG OUT.npz
   TF_CONFIG=... python -m tests.tfglow.train_helpers worker CONFIG WORKDIR OUT.npz [overrides]
+  python -m tests.tfglow.train_helpers train CONFIG WORKDIR [overrides]
 """
 
+import ast
 import os
+import subprocess
 import sys
+from collections.abc import Callable
 
 import numpy as np
 import tensorflow as tf
+from absl import logging
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SMOKE_CONFIG = os.path.join(REPO_ROOT, 'configs', 'fashion_mnist_glow.py') + ':smoke'
@@ -25,25 +30,51 @@ def subprocess_env(**extra: str) -> dict[str, str]:
     return env
 
 
+def watch(
+    command: list[str], on_line: Callable[[str, subprocess.Popen], None], timeout: int = 120
+) -> tuple[subprocess.Popen, str]:
+    """Runs `command` in the repository, calling `on_line(line, process)` on each output line.
+
+    Returns the ended process and its stdout and stderr, merged.
+    """
+    process = subprocess.Popen(
+        command,
+        cwd=REPO_ROOT,
+        env=subprocess_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    log = []
+    try:
+        for line in process.stdout:
+            log.append(line)
+            on_line(line, process)
+        process.wait(timeout=timeout)
+    finally:
+        process.kill()
+    return process, ''.join(log)
+
+
 def _one_update(strategy, config, batch, init_images):
     """Builds, initialises and trains a model for two steps on `batch` under `strategy`.
 
     Returns the losses, the weights, the EMA shadows, and the bits/dim of the first 5 images of
     `batch` in batches of 4 (so one replica of two gets an empty last batch).
     """
-    from tfglow import data, evaluate, tasks, train
+    from tfglow import data, evaluate, tasks, train_step
     from tfglow.ema import ExponentialMovingAverage
 
     task = tasks.get_task(config, data.get_info(config.data))
     with strategy.scope():
         model = task.build_model()
-        optimizer = train.make_optimizer(config)
+        optimizer = train_step.make_optimizer(config)
         optimizer.build(model.trainable_variables)
         ema = ExponentialMovingAverage(model.trainable_variables, config.ema_decay)
         model.initialize(init_images)
         ema.reset()
     step = tf.function(
-        train.make_train_step(
+        train_step.make_train_step(
             model, task.loss, optimizer, ema, strategy, global_batch_size=config.batch_size
         )
     )
@@ -104,10 +135,9 @@ def mirrored(config_spec: str, out_path: str) -> None:
     np.savez(out_path, **arrays)
 
 
-def worker(config_spec: str, workdir: str, out_path: str, *overrides: str) -> None:
-    """One multi-worker training process; saves its weights right after init and at the end."""
-    from tfglow import config_lib, train
-    from tfglow.models import glow
+def _load_config(config_spec: str, overrides: tuple[str, ...]):
+    """The config `config_spec` with `key.sub=value` overrides (Python literals, or strings)."""
+    from tfglow import config_lib
 
     config = config_lib.load_config(config_spec)
     for override in overrides:
@@ -116,7 +146,23 @@ def worker(config_spec: str, workdir: str, out_path: str, *overrides: str) -> No
         *parents, leaf = key.split('.')
         for parent in parents:
             section = section[parent]
-        section[leaf] = type(section[leaf])(value)
+        section[leaf] = value if isinstance(section[leaf], str) else ast.literal_eval(value)
+    return config
+
+
+def train(config_spec: str, workdir: str, *overrides: str) -> None:
+    """One training run, as `tfglow-train` runs it, with `_load_config`'s overrides."""
+    from tfglow import train as train_lib
+
+    train_lib.train_and_evaluate(_load_config(config_spec, overrides), workdir)
+
+
+def worker(config_spec: str, workdir: str, out_path: str, *overrides: str) -> None:
+    """One multi-worker training process; saves its weights right after init and at the end."""
+    from tfglow import train
+    from tfglow.models import glow
+
+    config = _load_config(config_spec, overrides)
     arrays = {}
     build_model = glow.build_model
 
@@ -142,4 +188,7 @@ def worker(config_spec: str, workdir: str, out_path: str, *overrides: str) -> No
 
 
 if __name__ == '__main__':
-    {'mirrored': mirrored, 'worker': worker}[sys.argv[1]](*sys.argv[2:])
+    # INFO, as the binaries log: the tests follow the training log (absl logs only warnings
+    # without app.run).
+    logging.set_verbosity(logging.INFO)
+    {'mirrored': mirrored, 'train': train, 'worker': worker}[sys.argv[1]](*sys.argv[2:])

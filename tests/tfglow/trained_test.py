@@ -62,7 +62,7 @@ class LoadTrainedGlowTest(tf.test.TestCase):
         self.assertNotAllEqual(raw.trainable_variables[0], shadow)
 
     def test_errors(self):
-        with self.assertRaisesRegex(FileNotFoundError, 'no run config'):
+        with self.assertRaisesRegex(FileNotFoundError, 'no training run in .*no config.json'):
             trained.load_trained_glow(self.get_temp_dir())
         # A config edited after training no longer matches the checkpoint.
         workdir = tempfile.mkdtemp(dir=self.get_temp_dir())

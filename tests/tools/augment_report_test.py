@@ -18,7 +18,11 @@ class AugmentReportBinaryTest(tf.test.TestCase):
         missing = os.path.join(self.get_temp_dir(), 'no_run')
         result = _run(f'--workdir={missing}', f'--output_dir={self.get_temp_dir()}/report')
         self.assertEqual(result.returncode, 1)
-        self.assertIn(f"tfglow-augment-report: error: no run config at '{missing}'", result.stderr)
+        self.assertIn(
+            f'tfglow-augment-report: error: no training run in {missing}: the directory does not '
+            'exist',
+            result.stderr,
+        )
         self.assertNotIn('Traceback', result.stderr)
 
     def test_non_numeric_list_flags_are_usage_errors(self):

@@ -44,6 +44,9 @@ class AugmentBinaryTest(tf.test.TestCase):
         self.assertIn('[2/2]', result.stdout)
         outputs = sorted(glob.glob(os.path.join(root, 'out', '*', 'aug_*.png')))
         self.assertLen(outputs, 8)
+        sheets = sorted(glob.glob(os.path.join(root, 'out_contact_sheets', '*.png')))
+        self.assertLen(sheets, 2)
+        self.assertIn(f'contact sheet {sheets[0]}', result.stdout)
         written = folders.read_class_folders(os.path.join(root, 'out'), (28, 28, 1))
         for images in written.values():
             self.assertEqual(images.shape, (4, 28, 28, 1))

@@ -1,7 +1,9 @@
 """End-to-end tests of the `tfglow-export` binary."""
 
+import ast
 import json
 import os
+import re
 
 import numpy as np
 import pytest
@@ -9,7 +11,7 @@ import tensorflow as tf
 
 from tests.tfglow import export_helpers
 from tfglow import attributes
-from tfglow.serving import glow, versions
+from tfglow.serving import checks, glow, versions
 
 
 @pytest.mark.slow
@@ -68,6 +70,7 @@ class ExportBinaryTest(tf.test.TestCase):
                 f'--workdir={workdir}',
                 f'--export_dir={base}',
                 '--num_noise_samples=2',
+                '--max_batch=4',
             ]
         )
         self.assertEqual(result.returncode, 0, result.stderr[-3000:])
@@ -77,20 +80,43 @@ class ExportBinaryTest(tf.test.TestCase):
             metadata = json.load(f)
         self.assertEqual(metadata['model_family'], 'fewshot_glow')
         self.assertEqual(metadata['num_noise_samples'], 2)
+        self.assertEqual(metadata['max_batch'], 4)
         signatures = tf.saved_model.load(path).signatures
         self.assertEqual(
             set(signatures),
             {'serving_default', 'fewshot_log_prob', 'fewshot_sample', 'encode', 'decode'},
         )
         images = signatures['fewshot_sample'](
-            support=tf.zeros([3, 1, 28, 28, 1], tf.uint8),
+            support=tf.zeros([2, 1, 28, 28, 1], tf.uint8),
             num=tf.constant(2),
             temperature=tf.constant(0.7),
             seed=tf.constant(0, tf.int64),
         )['images']
-        self.assertEqual(images.shape, (2, 3, 28, 28, 1))
+        self.assertEqual(images.shape, (2, 2, 28, 28, 1))
         latents = signatures['encode'](images=images[0])['latents']
         self.assertAllEqual(signatures['decode'](latents=latents)['images'], images[0])
+        # num * B = 6 images > --max_batch=4.
+        with self.assertRaisesRegex(
+            tf.errors.InvalidArgumentError, re.escape('num * B must be <= 4')
+        ):
+            signatures['fewshot_sample'](
+                support=tf.zeros([3, 1, 28, 28, 1], tf.uint8),
+                num=tf.constant(2),
+                temperature=tf.constant(0.7),
+                seed=tf.constant(0, tf.int64),
+            )
+
+    def test_default_max_batch_is_the_librarys(self):
+        # Read from the source: the binary spells it out so that --help needs no TensorFlow, and
+        # importing it would define flags that other binaries' tests define too.
+        with open(os.path.join(export_helpers.REPO_ROOT, 'tools', 'export.py')) as f:
+            tree = ast.parse(f.read())
+        defaults = {
+            node.args[0].value: node.args[1].value
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Call) and getattr(node.func, 'attr', '') == 'DEFINE_integer'
+        }
+        self.assertEqual(defaults['max_batch'], checks.DEFAULT_MAX_BATCH)
 
     def test_errors_end_with_a_message(self):
         result = export_helpers.run(
@@ -101,7 +127,7 @@ class ExportBinaryTest(tf.test.TestCase):
             ]
         )
         self.assertEqual(result.returncode, 1)
-        self.assertIn('tfglow-export: error: no run config', result.stderr)
+        self.assertIn('tfglow-export: error: no training run in', result.stderr)
         self.assertNotIn('Traceback', result.stderr)
 
 

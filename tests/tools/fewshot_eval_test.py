@@ -14,7 +14,7 @@ from absl.testing import flagsaver
 import tfp_flows
 import tfp_flows.dequantization as dq
 from tests.tools.run_binary import run_binary
-from tfglow import config_lib, data
+from tfglow import config_lib, data, trained
 from tfglow.data import episodic, omniglot
 from tfglow.ema import ExponentialMovingAverage
 from tfglow.fewshot import adapters, restore
@@ -67,8 +67,9 @@ def _config() -> ml_collections.ConfigDict:
 def _write_workdir(workdir: str) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Trains two steps and saves a checkpoint the way tfglow.train does.
 
-    The checkpoint holds model, optimizer, EMA, step and the trainer's other counters, written
-    by a CheckpointManager to `workdir/checkpoints/ckpt-<step>`.
+    The checkpoint (`tfglow.trained.training_checkpoint`) holds model, EMA, step, optimizer and
+    the trainer's other counters, written by a CheckpointManager to
+    `workdir/checkpoints/ckpt-<step>`.
 
     Returns:
       The EMA weights and the raw weights, in `model.trainable_variables` order.
@@ -103,11 +104,11 @@ def _write_workdir(workdir: str) -> tuple[list[np.ndarray], list[np.ndarray]]:
         )
         ema.update()
         step.assign_add(1)
-    checkpoint = tf.train.Checkpoint(
-        model=model,
+    checkpoint = trained.training_checkpoint(
+        model,
+        ema,
+        step,
         optimizer=optimizer,
-        ema=ema,
-        step=step,
         bad_steps=tf.Variable(0, dtype=tf.int64),
         best_bits_per_dim=tf.Variable(1e30, dtype=tf.float64),
     )
@@ -137,9 +138,15 @@ class FewShotEvalBinaryTest(tf.test.TestCase):
                 f'--output_dir={output_dir}',
                 '--ks=1,2',
                 '--max_classes=3',
+                '--analyses=sweep,classification,specificity,sampling,fidelity',
                 '--ways=5',
                 '--shots=1',
                 '--episodes=2',
+                '--episode_classes=cross_alphabet,within_alphabet',
+                '--fidelity_ways=5',
+                '--fidelity_episodes=2',
+                '--fidelity_temperatures=0.5',
+                '--feature_epochs=1',
                 '--noise_samples=2',
                 '--sample_sets=2',
                 '--sample_shots=2',
@@ -150,7 +157,10 @@ class FewShotEvalBinaryTest(tf.test.TestCase):
         )
         self.assertEqual(result.returncode, 0, result.stderr[-3000:])
         self.assertIn('| 2 |', result.stdout)
-        self.assertIn('5-way 1-shot', result.stdout)
+        self.assertIn('5-way 1-shot | any alphabet', result.stdout)
+        self.assertIn('5-way 1-shot | one alphabet', result.stdout)
+        self.assertIn('another class, same alphabet', result.stdout)
+        self.assertIn('| 0.5 ', result.stdout)  # Sample fidelity at T = 0.5 and 1.
         self.assertIn('dequantized_iw', result.stdout)
         with open(os.path.join(output_dir, 'results.json')) as f:
             results = json.load(f)
@@ -163,6 +173,11 @@ class FewShotEvalBinaryTest(tf.test.TestCase):
                 row['dequantized_iw']['nats_per_image'], row['dequantized']['nats_per_image']
             )
         self.assertEqual(results['sampling']['support_sizes'], [2, 4])
+        # The fidelity classifier learned the 964 training (background) classes only.
+        self.assertEqual(results['metadata']['feature_extractor']['num_classes'], 964)
+        self.assertLen(results['plots'], 2)
+        for path in results['plots'] + results['fidelity']['files']:
+            self.assertTrue(os.path.isfile(path), path)
         self.assertLen(glob.glob(os.path.join(output_dir, 'samples', 'set*.png')), 2)
         self.assertNotEmpty(glob.glob(os.path.join(output_dir, 'events.out.tfevents.*')))
 
@@ -214,7 +229,7 @@ class FewShotEvalBinaryTest(tf.test.TestCase):
         testing.perturb_variables(model, 0.1)
         ema.reset()
         step = tf.Variable(7, dtype=tf.int64)
-        checkpoint = tf.train.Checkpoint(model=model, ema=ema, step=step)
+        checkpoint = trained.training_checkpoint(model, ema, step)
         tf.train.CheckpointManager(checkpoint, os.path.join(workdir, 'checkpoints'), 1).save(7)
 
         loaded = restore.load_workdir(workdir)

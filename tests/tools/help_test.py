@@ -117,7 +117,7 @@ class HelpTest(parameterized.TestCase):
                 f'({attributes.OPENAI_SCALE} is openai/glow',
             ],
             'tfglow-augment': [f'<{"|".join(methods.METHODS)}>'],
-            'tfglow-fewshot-eval': [f"(default: '{','.join(run.ANALYSES)}')"],
+            'tfglow-fewshot-eval': [f"(default: '{','.join(run.DEFAULT_ANALYSES)}')"],
         }
         for name, texts in expected.items():
             help_text = _words(_help(export_helpers.console_script(name)).stdout)

@@ -16,6 +16,7 @@ import tensorflow as tf
 from absl.testing import parameterized
 
 from tests.tfglow import export_helpers, train_helpers
+from tests.tools.run_binary import run_binary
 
 TRAIN_TAGS = {'bits_per_dim', 'learning_rate', 'grad_norm', 'images_per_sec'}
 SAMPLE_TAGS = {f'samples/temperature_{t}' for t in (0.0, 0.5, 0.7, 1.0)}
@@ -63,28 +64,20 @@ class TrainBinaryTest(tf.test.TestCase):
             '--config.checkpoint_every_steps=2',
             '--config.eval_every_steps=2',
         ]
+
         # Run 1: far more steps than it will get; SIGTERM once an evaluation has happened.
-        process = subprocess.Popen(
+        def stop_at_step_3(line, process):
+            if 'step 3/100000' in line:
+                process.send_signal(signal.SIGTERM)
+
+        process, first_log = train_helpers.watch(
             [*_command(console_script=True), *flags, '--config.num_train_steps=100000'],
-            cwd=train_helpers.REPO_ROOT,
-            env=train_helpers.subprocess_env(),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
+            stop_at_step_3,
         )
-        first_log = []
-        try:
-            for line in process.stdout:
-                first_log.append(line)
-                if 'step 3/100000' in line:
-                    process.send_signal(signal.SIGTERM)
-            process.wait(timeout=120)
-        finally:
-            process.kill()
-        first_log = ''.join(first_log)
-        self.assertEqual(process.returncode, 0, first_log)
+        # 128 + 15: a scheduler sees a job stopped before its end, not a finished one.
+        self.assertEqual(process.returncode, 143, first_log)
         self.assertIn('Data-dependent init on', first_log)
-        stopped = re.search(r'Stopped by a signal at step (\d+)', first_log)
+        stopped = re.search(r'Stopped by SIGTERM at step (\d+)', first_log)
         self.assertIsNotNone(stopped, first_log)
         stop_step = int(stopped.group(1))
         self.assertGreaterEqual(stop_step, 3)
@@ -120,6 +113,57 @@ class TrainBinaryTest(tf.test.TestCase):
         for temperature in (0.0, 0.5, 0.7, 1.0):
             png = tf.io.read_file(os.path.join(workdir, f'samples_T{temperature}.png'))
             self.assertEqual(tf.io.decode_png(png).shape[-1], 1)
+
+
+@pytest.mark.slow
+class StopAndLockTest(tf.test.TestCase):
+    def test_ctrl_c_saves_and_a_second_run_waits_for_the_first(self):
+        workdir = tempfile.mkdtemp(dir=self.get_temp_dir())
+        flags = [
+            f'--config={train_helpers.SMOKE_CONFIG}',
+            f'--workdir={workdir}',
+            '--config.checkpoint_every_steps=1000',
+            '--config.eval_every_steps=1000',
+            '--config.num_eval_examples=8',
+            '--config.eval_batch_size=8',
+            '--config.num_samples=2',
+            '--config.sample_temperatures=(0.7,)',
+        ]
+        runs = []
+
+        def second_run_then_ctrl_c(line, process):
+            if 'step 2/100000' in line:
+                # A second run in the same workdir, while the first holds it.
+                runs.append(_run([*flags, '--config.num_train_steps=100000']))
+                process.send_signal(signal.SIGINT)
+
+        process, log = train_helpers.watch(
+            [*_command(console_script=True), *flags, '--config.num_train_steps=100000'],
+            second_run_then_ctrl_c,
+        )
+        (second,) = runs
+        self.assertEqual(second.returncode, 1, second.stderr)
+        self.assertRegex(
+            second.stderr.splitlines()[-1],
+            rf'^tfglow-train: error: workdir {workdir} is in use by another training run '
+            rf'\(pid {process.pid} on host .* since [\d-]+ [\d:]+.*\); wait for it to end',
+        )
+        self.assertNotIn('Traceback', second.stderr)
+
+        # Ctrl-C: a checkpoint and one line, no KeyboardInterrupt traceback; 128 + 2.
+        self.assertEqual(process.returncode, 130, log)
+        self.assertNotIn('Traceback', log)
+        stopped = re.search(r'Stopped by SIGINT at step (\d+) of 100000, checkpoint saved', log)
+        self.assertIsNotNone(stopped, log)
+        stop_step = int(stopped.group(1))
+        self.assertTrue(
+            os.path.exists(os.path.join(workdir, 'checkpoints', f'ckpt-{stop_step}.index'))
+        )
+
+        # The first run has ended: its lock is gone, and a rerun resumes where it stopped.
+        resumed = _run([*flags, f'--config.num_train_steps={stop_step + 1}'])
+        self.assertEqual(resumed.returncode, 0, resumed.stderr)
+        self.assertIn(f'at step {stop_step}; skipping the data-dependent init', resumed.stderr)
 
 
 @pytest.mark.slow
@@ -206,6 +250,101 @@ class TrainBinaryErrorsTest(tf.test.TestCase, parameterized.TestCase):
         self.assertIn('tfglow-train: error:', result.stderr)
         self.assertRegex(result.stderr, message)
         self.assertNotIn('Traceback', result.stderr)
+
+
+class ConfigErrorsTest(parameterized.TestCase):
+    """Config mistakes that absl meets while parsing the flags, before main: one line, exit 1."""
+
+    @parameterized.named_parameters(
+        (
+            'field_typo',
+            ['--config=configs/fashion_mnist_glow.py:smoke', '--config.batch_sise=3'],
+            "--config.batch_sise: the config has no field 'batch_sise' "
+            "(did you mean 'batch_size'?)",
+        ),
+        (
+            'unknown_variant',
+            ['--config=configs/fashion_mnist_glow.py:bogus'],
+            "flag --config=configs/fashion_mnist_glow.py:bogus: unknown config variant 'bogus'; "
+            'variants of this config: smoke, long (combine with commas)',
+        ),
+    )
+    def test_one_line_naming_the_mistake(self, flags, message):
+        result = run_binary('train', *flags, '--workdir=/nonexistent/never_written')
+        self.assertEqual(result.returncode, 1, result.stderr)
+        self.assertEqual(result.stderr.splitlines(), [f'tfglow-train: error: {message}'])
+
+    def test_missing_config_file(self):
+        result = run_binary('train', '--config=configs/nope.py', '--workdir=/nonexistent/x')
+        self.assertEqual(result.returncode, 1, result.stderr)
+        self.assertRegex(
+            result.stderr.splitlines()[-1],
+            r"^tfglow-train: error: config file 'configs/nope.py' not found; configs in .*: "
+            r'.*fashion_mnist_glow.py',
+        )
+        self.assertNotIn('Traceback', result.stderr)
+
+
+@pytest.mark.slow
+class ResumeConfigTest(tf.test.TestCase):
+    """Resuming never trains under a config other than the one config.json records."""
+
+    def test_changed_config_is_refused_unless_allowed(self):
+        workdir = tempfile.mkdtemp(dir=self.get_temp_dir())
+        flags = [
+            f'--config={train_helpers.SMOKE_CONFIG}',
+            f'--workdir={workdir}',
+            '--config.num_eval_examples=8',
+            '--config.eval_batch_size=8',
+            '--config.num_samples=2',
+            '--config.sample_temperatures=(0.7,)',
+        ]
+        first = run_binary('train', *flags, '--config.num_train_steps=2')
+        self.assertEqual(first.returncode, 0, first.stderr)
+        config_path = os.path.join(workdir, 'config.json')
+        with open(config_path) as f:
+            saved = f.read()
+
+        for override, message in (
+            (
+                '--config.batch_size=4',
+                'the config differs from the one the run was trained with (checkpoint at step '
+                '2): batch_size 8 -> 4; use a new --workdir, or pass --allow_config_change to '
+                'resume with these changes',
+            ),
+            (
+                '--config.num_train_steps=1',
+                'the run is already at step 2, past num_train_steps=1: nothing to train (raise '
+                'num_train_steps to continue it)',
+            ),
+        ):
+            refused = run_binary('train', *flags, override)
+            self.assertEqual(refused.returncode, 1, refused.stderr)
+            self.assertEqual(refused.stderr.splitlines()[-1], f'tfglow-train: error: {message}')
+            self.assertNotIn('Traceback', refused.stderr)
+            with open(config_path) as f:
+                self.assertEqual(f.read(), saved)
+        self.assertFalse(os.path.exists(os.path.join(workdir, 'config_history.json')))
+
+        accepted = run_binary(
+            'train',
+            *flags,
+            '--config.batch_size=4',
+            '--config.num_train_steps=3',
+            '--allow_config_change',
+        )
+        self.assertEqual(accepted.returncode, 0, accepted.stderr)
+        self.assertIn(
+            'Resuming at step 2 with config changes: batch_size 8 -> 4, num_train_steps 2 -> 3.',
+            accepted.stderr,
+        )
+        with open(config_path) as f:
+            self.assertEqual(json.load(f)['batch_size'], 4)
+        with open(os.path.join(workdir, 'config_history.json')) as f:
+            self.assertEqual(
+                json.load(f),
+                [{'step': 2, 'changes': {'batch_size': [8, 4], 'num_train_steps': [2, 3]}}],
+            )
 
 
 if __name__ == '__main__':

@@ -15,9 +15,18 @@ import tensorflow as tf
 
 from tfglow import images as image_files
 
-__all__ = ['IMAGE_EXTENSIONS', 'read_class_folders', 'write_class_folders']
+__all__ = [
+    'IMAGE_EXTENSIONS',
+    'contact_sheet_path',
+    'read_class_folders',
+    'write_class_folders',
+    'write_contact_sheet',
+]
 
 IMAGE_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp', '.gif')
+
+# Generated images per contact-sheet row.
+SHEET_COLUMNS = 10
 
 
 def _visible(names: list[str]) -> list[str]:
@@ -100,3 +109,33 @@ def write_class_folders(
             image_files.write_png(path, 255 - image if invert else image)
             paths[name].append(path)
     return paths
+
+
+def contact_sheet_path(directory: str, name: str) -> str:
+    """`<directory>/<class>.png`, the class's name made safe as in `write_class_folders`."""
+    return os.path.join(directory, f'{_safe(name)}.png')
+
+
+def write_contact_sheet(
+    path: str, name: str, support: np.ndarray, generated: np.ndarray, how: str, invert=False
+) -> None:
+    """One labelled PNG of a class: its support images in the first row, then the generated ones.
+
+    Args:
+      path: the PNG (see `contact_sheet_path`).
+      name: the class, in the title.
+      support: uint8 `[K, H, W, C]` as the model saw them.
+      generated: uint8 `[n, H, W, C]`.
+      how: how the images were generated, in the title (e.g. "method 'pooled', strength 1").
+      invert: show `255 - pixels`, as `write_class_folders` writes them.
+    """
+    support, generated = np.asarray(support, np.uint8), np.asarray(generated, np.uint8)
+    if invert:
+        support, generated = 255 - support, 255 - generated
+    rows = [support]
+    labels = [f'support (K={len(support)})']
+    for start in range(0, len(generated), SHEET_COLUMNS):
+        rows.append(generated[start : start + SHEET_COLUMNS])
+        end = min(start + SHEET_COLUMNS, len(generated))
+        labels.append(f'generated {start + 1}-{end}')
+    image_files.write_labelled_grid(path, rows, labels, f'{name}: {len(generated)} images, {how}')

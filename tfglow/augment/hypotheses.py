@@ -38,6 +38,7 @@ import numpy as np
 from tfglow.augment import stats
 from tfglow.augment.latent import ClassLatents
 from tfglow.augment.methods import BaseStatistics
+from tfglow.progress import Progress
 
 __all__ = [
     'DEFAULT_KS',
@@ -107,10 +108,14 @@ def pooling_normality(
     spaces.update({f'level_{i}': s for i, s in enumerate(levels)})
     offsets, counts = latents.offsets, latents.counts
     rows_out = []
+    # Drawn first, so that the progress lines know the number of pools to test.
+    pools_by_size = []
     for size_index, size in enumerate(pool_sizes):
-        rng = np.random.default_rng([seed, size_index])
-        pools = _pools(latents, size, sets_per_size, rng)
-        pools = [p for p in pools if counts[p].sum() >= 3]
+        pools = _pools(latents, size, sets_per_size, np.random.default_rng([seed, size_index]))
+        pools_by_size.append([p for p in pools if counts[p].sum() >= 3])
+    num_pools = sum(len(pools) for pools in pools_by_size)
+    progress = Progress('hypothesis 1 (normality)', num_pools, 'pools') if num_pools else None
+    for size_index, (size, pools) in enumerate(zip(pool_sizes, pools_by_size, strict=True)):
         if not pools:
             continue
         values = {s: {k: [] for k in stats.STATISTICS} for s in spaces}
@@ -131,6 +136,7 @@ def pooling_normality(
                 for key in ('ks', 'ad'):
                     threshold = np.quantile(null[key], 0.95)
                     rejected[space][key].append(measured[key] > threshold)
+            progress.advance(1)
         row = {
             'pool': size,
             'num_pools': len(pools),
@@ -253,7 +259,16 @@ def estimation_error(
     """
     ks = sorted({int(k) for k in ks})
     errors, relations, kappa, num_classes = _raw_errors(
-        targets, base, ks, relations, num_related, draws, max_classes, prior_dof, seed
+        targets,
+        base,
+        ks,
+        relations,
+        num_related,
+        draws,
+        max_classes,
+        prior_dof,
+        seed,
+        label='hypothesis 2 (K-shot estimates)',
     )
     return {
         'ks': ks,
@@ -295,6 +310,7 @@ def leave_one_out_error(
         raise ValueError("relation 'alphabet' needs groups of classes; use 'nearest' or 'all'.")
     ks = sorted({int(k) for k in ks})
     errors, kappas = None, []
+    progress = Progress('hypothesis 2 (leave-one-out estimates)', latents.num_classes, 'classes')
     for c in range(latents.num_classes):
         others = [j for j in range(latents.num_classes) if j != c]
         raw, relations, kappa, _ = _raw_errors(
@@ -308,6 +324,7 @@ def leave_one_out_error(
             prior_dof,
             seed + c,  # Other K-subsets per class (each call sees its class as index 0).
         )
+        progress.advance(1)
         kappas.append(kappa)
         if errors is None:
             errors = raw
@@ -330,9 +347,11 @@ def leave_one_out_error(
     }
 
 
-def _raw_errors(targets, base, ks, relations, num_related, draws, max_classes, prior_dof, seed):
+def _raw_errors(
+    targets, base, ks, relations, num_related, draws, max_classes, prior_dof, seed, label=''
+):
     """`estimation_error`'s loop: `(errors {quantity: {estimator: [[values] per K]}}, relations,
-    kappa, number of target classes)`."""
+    kappa, number of target classes)`; logs progress over the classes under `label`."""
     if not ks or ks[0] < 1 or ks[-1] >= int(np.min(targets.counts)):
         raise ValueError(
             f'ks must be in [1, {int(np.min(targets.counts)) - 1}] (below the smallest class); '
@@ -375,6 +394,7 @@ def _raw_errors(targets, base, ks, relations, num_related, draws, max_classes, p
     quantities = ('mean', 'variance', 'covariance')
     estimators = ['alone'] + relations + [f'alone+{r}' for r in relations]
     errors = {q: {e: [[] for _ in ks] for e in estimators} for q in quantities}
+    progress = Progress(label, len(classes), 'classes') if label else None
     for c in classes:
         z = targets.of(c).astype(np.float64)
         n = len(z)
@@ -441,6 +461,8 @@ def _raw_errors(targets, base, ks, relations, num_related, draws, max_classes, p
                         f'alone+{relation}',
                         _frobenius_error(a, b, inner, truth_norm2),
                     )
+        if progress:
+            progress.advance(1)
     return errors, relations, kappa, len(classes)
 
 

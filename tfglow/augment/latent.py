@@ -36,6 +36,8 @@ import tensorflow as tf
 import tfp_flows
 import tfp_flows.dequantization as dq
 from tfglow import config_lib, trained
+from tfglow.data.episodic import group_of
+from tfglow.serving.client import signature_inputs
 from tfglow.serving.versions import METADATA_PATH
 from tfp_flows.distributions.few_shot_glow import FewShotGlow
 
@@ -45,7 +47,6 @@ __all__ = [
     'LatentCodec',
     'SavedModelCodec',
     'encode_classes',
-    'group_of',
     'load_codec',
 ]
 
@@ -117,7 +118,11 @@ class LatentCodec:
 
     def decode(self, latents: np.ndarray, batch_size: int = 256) -> np.ndarray:
         """float latents `[N, D]` -> uint8 images `[N, H, W, C]` (levels shown as 0..255)."""
-        latents = np.asarray(latents, np.float32)
+        latents = np.asarray(latents)
+        if latents.dtype.kind not in 'fiu':
+            raise ValueError(f'{self.name} decodes float latents; got {latents.dtype} values.')
+        # float64 beyond float32's range becomes Inf, refused below.
+        latents = latents.astype(np.float32)
         if latents.ndim != 2 or latents.shape[1] != self.latent_size:
             raise ValueError(
                 f'{self.name} decodes latents [N, {self.latent_size}]; got shape {latents.shape}.'
@@ -249,10 +254,16 @@ class SavedModelCodec(LatentCodec):
         self.step = int(metadata.get('step', 0))
 
     def _encode_batch(self, images):
-        return self._signatures['encode'](images=tf.constant(images))['latents'].numpy()
+        return self._call('encode', images=images)['latents']
 
     def _decode_batch(self, latents):
-        return self._signatures['decode'](latents=tf.constant(latents))['images'].numpy()
+        return self._call('decode', latents=latents)['images']
+
+    def _call(self, name: str, **inputs) -> dict[str, np.ndarray]:
+        # Refuses what TensorFlow would cast silently (see tfglow.serving.client).
+        signature = self._signatures[name]
+        outputs = signature(**signature_inputs(signature, inputs))
+        return {key: value.numpy() for key, value in outputs.items()}
 
 
 def load_codec(
@@ -357,11 +368,6 @@ class ClassLatents:
             latents=np.concatenate([self.of(c) for c in classes]) if classes else self.latents[:0],
             counts=self.counts[classes],
         )
-
-
-def group_of(name: str) -> str:
-    """The group of a class name: the part before the last '/' (Omniglot: the alphabet)."""
-    return name.rsplit('/', 1)[0] if '/' in name else ''
 
 
 def encode_classes(

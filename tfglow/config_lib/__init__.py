@@ -6,7 +6,7 @@ presets of `presets.py` (openai/glow's schedule, smoke runs, variant arguments).
 `validate_config` (`validation.py`) checks a config against that schema before anything expensive
 happens, so a typo or an impossible value fails in milliseconds with a message naming the key,
 instead of deep inside TensorFlow. `io.py` loads config files and writes and reads a run's
-`config.json`.
+`config.json`; `resume.py` decides which config changes a resumed run accepts.
 
 This package imports no TensorFlow at the top: configs import it, and loading a config (tests,
 `--help`, tools) should stay fast.
@@ -22,6 +22,8 @@ config_lib.write_config(config, '/tmp/run')   # -> '/tmp/run/config.json'
 
 from tfglow.config_lib.io import (
     CONFIG_FILENAME,
+    CONFIG_HISTORY_FILENAME,
+    append_config_history,
     load_config,
     load_config_module,
     read_config,
@@ -32,6 +34,12 @@ from tfglow.config_lib.presets import (
     apply_smoke,
     parse_variants,
     pick_variant,
+)
+from tfglow.config_lib.resume import (
+    CADENCE_KEYS,
+    check_resume_config,
+    config_differences,
+    format_differences,
 )
 from tfglow.config_lib.schema import (
     COUPLINGS,
@@ -49,7 +57,9 @@ from tfglow.config_lib.schema import (
 from tfglow.config_lib.validation import validate_config
 
 __all__ = [
+    'CADENCE_KEYS',
     'CONFIG_FILENAME',
+    'CONFIG_HISTORY_FILENAME',
     'COUPLINGS',
     'EPISODIC_MODELS',
     'MODEL_NAMES',
@@ -59,9 +69,13 @@ __all__ = [
     'PIXEL_CNN_OUTPUTS',
     'SOURCES',
     'STRATEGIES',
+    'append_config_history',
     'apply_openai_schedule',
     'apply_smoke',
     'base_config',
+    'check_resume_config',
+    'config_differences',
+    'format_differences',
     'load_config',
     'load_config_module',
     'model_image_shape',

@@ -1,4 +1,5 @@
-"""Config files in and out: loading configs/*.py by path, writing and reading config.json."""
+"""Config files in and out: loading configs/*.py by path, writing and reading config.json and
+the history of the changes a resumed run accepted."""
 
 from __future__ import annotations
 
@@ -12,9 +13,18 @@ import ml_collections
 
 from tfglow.config_lib.validation import validate_config
 
-__all__ = ['CONFIG_FILENAME', 'load_config', 'load_config_module', 'read_config', 'write_config']
+__all__ = [
+    'CONFIG_FILENAME',
+    'CONFIG_HISTORY_FILENAME',
+    'append_config_history',
+    'load_config',
+    'load_config_module',
+    'read_config',
+    'write_config',
+]
 
 CONFIG_FILENAME = 'config.json'
+CONFIG_HISTORY_FILENAME = 'config_history.json'
 # tfglow/config_lib/io.py -> the repository root, which holds configs/.
 _REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -85,16 +95,53 @@ def read_config(path: str) -> ml_collections.ConfigDict:
     """
     import tensorflow as tf  # See write_config.
 
-    if tf.io.gfile.isdir(path):
+    workdir = path
+    if path.endswith('.json') and not tf.io.gfile.isdir(path):
+        workdir = os.path.dirname(path)
+    else:
         path = os.path.join(path, CONFIG_FILENAME)
     if not tf.io.gfile.exists(path):
+        missing = 'the directory does not exist'
+        if tf.io.gfile.isdir(workdir):
+            missing = f'it has no {os.path.basename(path)}'
+        # trained.py words its "no run" errors the same way.
         raise FileNotFoundError(
-            f'no run config at {path!r} (write_config writes {CONFIG_FILENAME})'
+            f'no training run in {workdir}: {missing}; train with '
+            f'tfglow-train --config=<config file> --workdir={workdir} first'
         )
     with tf.io.gfile.GFile(path) as f:
         values = json.load(f)
     # JSON has no tuples; the schema's sequences (sample_temperatures) are tuples.
     return ml_collections.ConfigDict(_lists_to_tuples(values))
+
+
+def append_config_history(workdir: str, step: int, differences: dict[str, tuple[Any, Any]]) -> str:
+    """Appends a resumed run's accepted config changes to `workdir/config_history.json`.
+
+    `config.json` always holds the config the run now trains with; this file keeps what it was
+    before, as a JSON list of `{"step": s, "changes": {"key": [old, new], ...}}`, oldest first.
+
+    Args:
+      workdir: the run's directory.
+      step: the step at which the changed config takes over.
+      differences: `config_lib.config_differences(old, new)`.
+
+    Returns:
+      The path written.
+    """
+    import tensorflow as tf  # See write_config.
+
+    path = os.path.join(workdir, CONFIG_HISTORY_FILENAME)
+    history = []
+    if tf.io.gfile.exists(path):
+        with tf.io.gfile.GFile(path) as f:
+            history = json.load(f)
+    history.append(
+        {'step': step, 'changes': {key: list(pair) for key, pair in differences.items()}}
+    )
+    with tf.io.gfile.GFile(path, 'w') as f:
+        f.write(json.dumps(history, indent=2) + '\n')
+    return path
 
 
 def _lists_to_tuples(value: Any) -> Any:

@@ -91,6 +91,11 @@ MODEL_KEYS = {
         'encoder_width': 32,
         'encoder_layers': 2,
         'support_pool': 1,
+        # The layers that attend (() = every third counting back from the last), and the channels
+        # and convolutions of a location-dependent support map (0 = none).
+        'attention_layers': (),
+        'map_width': 0,
+        'map_layers': 3,
         'n_bits_x': 8,
     },
 }
@@ -102,6 +107,8 @@ _EPISODES_KEYS = {
     'eval_support_size': 5,
     'train_classes': (),
     'eval_classes': (),
+    # Each training class also as three new classes, rotated by 90, 180 and 270 degrees.
+    'rotate_train_classes': False,
 }
 # Flows score discrete data through dequantisation noise; evaluation averages this many draws.
 _FLOW_EPISODES_KEYS = {'eval_noise_samples': 4}
@@ -165,6 +172,8 @@ def base_config(model: str = 'glow') -> ml_collections.ConfigDict:
     is_flow = model in FLOW_MODELS
     config.sample_temperatures = (0.0, 0.5, 0.7, 1.0) if is_flow else (1.0,)
     config.num_samples = 16
+    # Nearest-neighbour upscaling of the sample PNGs (0: cells of at least 64 pixels).
+    config.sample_upscale = 0
     config.keep_checkpoints = 3
     return config
 

@@ -54,6 +54,8 @@ _MODEL_INT_RANGES = {
     'value_width': (1, None),
     'encoder_layers': (1, None),
     'support_pool': (1, None),
+    'map_width': (0, None),
+    'map_layers': (1, None),
     'n_bits_x': (1, 8),
 }
 
@@ -127,6 +129,7 @@ def validate_config(
             f'{config.sample_temperatures!r}'
         )
     _check_int(config, 'num_samples', minimum=1)
+    _check_int(config, 'sample_upscale', minimum=0)
     _check_int(config, 'keep_checkpoints', minimum=1)
 
 
@@ -277,6 +280,8 @@ def _check_model(config: ml_collections.ConfigDict, schema: ml_collections.Confi
             _check_bool(config, path)
         elif isinstance(default, float):
             _check_float(config, path, minimum=0.0)
+        elif isinstance(default, tuple):
+            _check_layer_indices(config, path)
         else:
             _check_str(config, path, nonempty=True)
     model = config.model
@@ -295,6 +300,19 @@ def _check_model(config: ml_collections.ConfigDict, schema: ml_collections.Confi
             )
 
 
+def _check_layer_indices(config: ml_collections.ConfigDict, key: str) -> None:
+    """A sequence of distinct layer indices >= 1; the model checks the upper bound."""
+    values = _get(config, key)
+    valid = isinstance(values, list | tuple) and all(
+        is_integer(value, minimum=1, allow_numpy=False) for value in values
+    )
+    if not valid or len(set(values)) != len(values):
+        raise ValueError(
+            f'config.{key} must be a sequence of distinct layer indices >= 1 (() for the '
+            f'default), got {values!r}'
+        )
+
+
 def _check_episodes(config: ml_collections.ConfigDict) -> None:
     """Support sizes, class subsets and (flows) noise samples of the `episodes` section."""
     for key in ('k_min', 'k_max', 'eval_support_size'):
@@ -305,6 +323,7 @@ def _check_episodes(config: ml_collections.ConfigDict) -> None:
             f'config.episodes.k_max ({episodes.k_max}) must be >= config.episodes.k_min '
             f'({episodes.k_min})'
         )
+    _check_bool(config, 'episodes.rotate_train_classes')
     for key in ('train_classes', 'eval_classes'):
         labels = episodes[key]
         valid = isinstance(labels, list | tuple) and all(

@@ -17,9 +17,11 @@ from collections.abc import Mapping
 
 import ml_collections
 import tensorflow as tf
-import tensorflow_datasets as tfds
 
+from tfglow import extras
 from tfglow.data import common
+
+tfds = extras.require('tensorflow_datasets', "config.data.source 'tfds'")
 
 # Seconds to wait for each download server before calling the dataset not downloadable.
 _PROBE_TIMEOUT_S = 5.0

@@ -13,8 +13,14 @@ sweep           cardinality_sweep: NLL of held-out images given K = 1, 2, 5, 10,
                 their class, with the no-support and (optional) unconditional baselines on the
                 same images and the same dequantisation noise
 classification  classify: likelihood-based N-way K-shot classification, each query to the
-                support set under which it is most likely
+                support set under which it is most likely; episodes of classes from any
+                alphabet or all from one ('within_alphabet')
+specificity     specificity_gap: log P(x | its class's support) - log P(x | the support of
+                another class of the same alphabet), paired target by target
 sampling        refined_sampling: sample, add the samples to the support set, sample again
+fidelity        sample_fidelity: the share of samples that a fixed classifier (trained on the
+                base classes) puts in their support's class, beside that of real images
+plots           NLL vs K and accuracy vs K as PNGs
 run             EvalOptions, run_evaluation: everything at once, written to files
 restore         load_workdir: a `tfglow-train` workdir's model behind the protocol
 ```

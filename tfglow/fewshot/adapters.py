@@ -99,6 +99,8 @@ class SupportModel(Protocol):
       num_bins: discrete levels per sub-pixel that the likelihood is over.
       takes_support: False for unconditional models (they accept only `support=None`).
       estimators: the keys `log_prob_discrete` returns, the tightest last (see `ESTIMATORS`).
+      samples_with_temperature: whether `sample_uint8` takes temperatures other than 1
+        (optional: analyses read it with `getattr(model, 'samples_with_temperature', False)`).
     """
 
     name: str
@@ -222,6 +224,7 @@ class PixelCNNAdapter(_Adapter):
     """
 
     estimators = ('exact',)
+    samples_with_temperature = False
 
     def __init__(self, model: tfp_flows.PixelCNN, name: str | None = None):
         self._wrap(model, name)
@@ -289,6 +292,7 @@ class GlowAdapter(_Adapter):
     """
 
     estimators = ('dequantized', 'dequantized_iw')
+    samples_with_temperature = True
 
     def __init__(
         self,

@@ -12,7 +12,11 @@ import numpy as np
 
 from tfglow import validation
 from tfglow.fewshot.adapters import SupportModel, describe, require_support
-from tfglow.fewshot.episodes import confidence_interval, sample_episodes
+from tfglow.fewshot.episodes import (
+    check_episode_classes,
+    confidence_interval,
+    sample_episodes,
+)
 from tfglow.fewshot.pool import CLASSIFY_STREAM, class_pool, noise_seeds, score_rows
 from tfglow.progress import Progress
 
@@ -31,23 +35,35 @@ def classify(
     queries_per_class: int = 1,
     batch_size: int = 64,
     seed: int = 0,
+    episode_classes: str = 'cross_alphabet',
 ) -> dict:
     """N-way K-shot accuracy of assigning each query to the support set it is most likely under.
+
+    `episode_classes`: 'cross_alphabet' draws each episode's N classes from all classes,
+    'within_alphabet' all N from one group of classes (alphabet); see `tfglow.fewshot.episodes`.
 
     In each episode every query `q` is scored under each of the N support sets with the same
     dequantisation noise (its seed), and predicted as `argmax_n log P(q | support_n)`; each of
     the model's estimators gives its own prediction and accuracy.
 
     Returns:
-      A JSON-ready dict: `n_way`, `k_shot`, `queries_per_class`, `num_episodes`, `seed`,
+      A JSON-ready dict: `n_way`, `k_shot`, `episode_classes`, `groups_skipped` (groups with
+      fewer than N classes, within-alphabet only), `queries_per_class`, `num_episodes`, `seed`,
       `chance` (1/N), `model` (see `describe`), and `accuracy`: `{estimator: {'mean': mean
       accuracy over episodes, 'ci95': half-width of its 95% interval, 'per_episode': [...]}}`.
     """
     require_support(model, 'few-shot classification')
     batch_size = validation.integer(batch_size, 'batch_size', 1)
+    within = check_episode_classes(episode_classes) == 'within_alphabet'
     pool = class_pool(class_arrays, model.image_shape)
     episodes = sample_episodes(
-        pool.counts, n_way, k_shot, num_episodes, queries_per_class, seed=seed
+        pool.counts,
+        n_way,
+        k_shot,
+        num_episodes,
+        queries_per_class,
+        seed=seed,
+        groups=pool.groups if within else None,
     )
     offsets = pool.offsets[episodes.classes][..., None]  # [E, N, 1]
     support = (offsets + episodes.support).reshape(num_episodes, 1, n_way, k_shot)
@@ -61,7 +77,10 @@ def classify(
     seeds = noise_seeds(seed, CLASSIFY_STREAM, num_episodes * queries.shape[1])
     seed_rows = np.repeat(seeds, n_way)
     progress = Progress(
-        f'{n_way}-way {k_shot}-shot classification', num_episodes, 'episodes', per_episode
+        f'{n_way}-way {k_shot}-shot {episode_classes} classification',
+        num_episodes,
+        'episodes',
+        per_episode,
     )
     scores = score_rows(model, pool, query_rows, support_rows, seed_rows, batch_size, progress)
     truth = np.repeat(np.arange(n_way), queries_per_class)  # [N*Q]: query i is of class i // Q
@@ -74,6 +93,8 @@ def classify(
     return {
         'n_way': n_way,
         'k_shot': k_shot,
+        'episode_classes': episode_classes,
+        'groups_skipped': episodes.groups_skipped,
         'queries_per_class': queries_per_class,
         'num_episodes': num_episodes,
         'seed': seed,
@@ -92,8 +113,8 @@ def format_classification_table(results: Sequence[dict]) -> str:
         'Likelihood-based few-shot classification on evaluation classes: accuracy ± 95% '
         'confidence interval over episodes.',
         '',
-        '| setting | episodes | chance | ' + ' | '.join(estimators) + ' |',
-        '|---' * (len(estimators) + 3) + '|',
+        '| setting | classes | episodes | chance | ' + ' | '.join(estimators) + ' |',
+        '|---' * (len(estimators) + 4) + '|',
     ]
     for result in results:
         cells = []
@@ -101,7 +122,16 @@ def format_classification_table(results: Sequence[dict]) -> str:
             accuracy = result['accuracy'][estimator]
             cells.append(f'{100 * accuracy["mean"]:.2f}% ± {100 * accuracy["ci95"]:.2f}%')
         lines.append(
-            f'| {result["n_way"]}-way {result["k_shot"]}-shot | {result["num_episodes"]} | '
+            f'| {result["n_way"]}-way {result["k_shot"]}-shot | {_classes(result)} | '
+            f'{result["num_episodes"]} | '
             f'{100 * result["chance"]:.1f}% | ' + ' | '.join(cells) + ' |'
         )
     return '\n'.join(lines)
+
+
+def _classes(result: dict) -> str:
+    """The table's 'classes' cell: where the episode's classes come from."""
+    if result['episode_classes'] != 'within_alphabet':
+        return 'any alphabet'
+    skipped = result['groups_skipped']
+    return 'one alphabet' + (f' ({skipped} alphabets too small)' if skipped else '')

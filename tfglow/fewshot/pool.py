@@ -9,13 +9,16 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from tfglow.data.episodic import group_of
 from tfglow.fewshot.adapters import SupportModel
 from tfglow.progress import Progress
 
 __all__ = [
     'CLASSIFY_STREAM',
+    'FIDELITY_STREAM',
     'SAMPLE_STREAM',
     'SETS_STREAM',
+    'SPECIFICITY_STREAM',
     'SWEEP_STREAM',
     'ClassPool',
     'class_pool',
@@ -24,8 +27,11 @@ __all__ = [
 ]
 
 # Independent seed streams of one evaluation seed: noise of the sweep, of the classification
-# queries, the choice of sampling support sets, and the sampling noise.
-SWEEP_STREAM, CLASSIFY_STREAM, SETS_STREAM, SAMPLE_STREAM = range(4)
+# queries, the choice of sampling support sets, the sampling noise, the specificity gap's draws
+# and noise, and the sample-fidelity samples.
+SWEEP_STREAM, CLASSIFY_STREAM, SETS_STREAM, SAMPLE_STREAM, SPECIFICITY_STREAM, FIDELITY_STREAM = (
+    range(6)
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,12 +43,17 @@ class ClassPool:
       images: uint8 `[M, H, W, C]`.
       offsets: int64 `[C]`, the row of each class's first image.
       counts: int64 `[C]`, the images of each class.
+      groups: the group of each class (`tfglow.data.episodic.group_of`; Omniglot: the alphabet).
     """
 
     names: list[str]
     images: np.ndarray
     offsets: np.ndarray
     counts: np.ndarray
+
+    @property
+    def groups(self) -> list[str]:
+        return [group_of(name) for name in self.names]
 
 
 def class_pool(class_arrays: Mapping[str, np.ndarray], image_shape) -> ClassPool:

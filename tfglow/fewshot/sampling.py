@@ -3,7 +3,8 @@
 ```python
 names, support = draw_support_sets(pool, num_sets=4, shots=5, seed=0)
 refined = refined_sampling(model, support, num_samples=8, rounds=2)
-grid = sample_grid(support[0], refined['samples'][:, 0])   # the first set's PNG
+grid = sample_grid(support[0], refined['samples'][:, 0])   # the first set's PNG:
+# one row per round, `support | grey cell | samples`
 ```
 """
 
@@ -13,7 +14,7 @@ from tfglow import images, validation
 from tfglow.fewshot.adapters import SupportModel, check_uint8, require_support
 from tfglow.fewshot.pool import SAMPLE_STREAM, SETS_STREAM, ClassPool
 
-__all__ = ['draw_support_sets', 'refined_sampling', 'sample_grid']
+__all__ = ['draw_support_sets', 'refined_sampling', 'sample_grid', 'support_rows_grid']
 
 
 def draw_support_sets(
@@ -89,19 +90,30 @@ def refined_sampling(
 
 
 def sample_grid(support: np.ndarray, samples: np.ndarray) -> np.ndarray:
-    """One support set's grid: its K images in the first row, then one row per sampling round.
+    """One support set's grid: per sampling round, a row of the K support images, a grey
+    separator cell, then that round's samples.
 
     Args:
       support: uint8 `[K, H, W, C]`.
       samples: uint8 `[rounds, n, H, W, C]`.
 
     Returns:
-      uint8 `[height, width, C]`; rows are `max(K, n)` cells wide, short rows padded with black.
+      uint8 `[rounds * (H + 1) + 1, (K + 1 + n) * (W + 1) + 1, C]`.
     """
-    width = max(len(support), samples.shape[1])
-    rows = [support, *samples]
-    cells = np.zeros((len(rows), width, *support.shape[1:]), np.uint8)
-    for index, row in enumerate(rows):
-        cells[index, : len(row)] = row
-    # Grey separators stay visible on black backgrounds and white ink alike.
-    return images.make_grid(cells.reshape(-1, *support.shape[1:]), len(rows), pad_value=128)
+    return support_rows_grid(np.broadcast_to(support, (len(samples), *support.shape)), samples)
+
+
+def support_rows_grid(support: np.ndarray, samples: np.ndarray) -> np.ndarray:
+    """Rows of `support | separator | samples`: row r shows support set r beside its samples.
+
+    Args:
+      support: uint8 `[R, K, H, W, C]`.
+      samples: uint8 `[R, n, H, W, C]`.
+
+    Returns:
+      uint8 `[R * (H + 1) + 1, (K + 1 + n) * (W + 1) + 1, C]`.
+    """
+    # A mid-grey cell (and grey padding) stays visible on black backgrounds and white ink alike.
+    separator = np.full_like(support[:, :1], 128)
+    cells = np.concatenate([support, separator, samples], axis=1)
+    return images.make_grid(cells.reshape(-1, *cells.shape[2:]), len(cells), pad_value=128)

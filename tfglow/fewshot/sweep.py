@@ -22,12 +22,12 @@ from tfglow.fewshot.adapters import SupportModel, describe, require_support
 from tfglow.fewshot.pool import SWEEP_STREAM, class_pool, noise_seeds, score_rows
 from tfglow.progress import Progress
 
-__all__ = ['DEFAULT_KS', 'cardinality_sweep', 'format_sweep_table']
+__all__ = ['DEFAULT_KS', 'cardinality_sweep', 'format_sweep_table', 'paired_gain']
 
 DEFAULT_KS = (1, 2, 5, 10, 19)
 
 
-def _gain(reference: np.ndarray, log_probs: np.ndarray) -> dict:
+def paired_gain(reference: np.ndarray, log_probs: np.ndarray) -> dict:
     """NLL under `reference` minus NLL under `log_probs`, target by target: mean, standard error.
 
     Both score the same targets with the same noise, so the paired difference is measured far
@@ -157,7 +157,7 @@ def cardinality_sweep(
             'k': k,
             **{
                 e: {
-                    name: _gain(reference[e], values)
+                    name: paired_gain(reference[e], values)
                     for name, reference in references.items()
                     if e in reference
                 }

@@ -5,7 +5,8 @@ export.py    export_saved_model(workdir, export_dir): restores the run once, pic
 glow.py      GlowServingModule: sample, bits_per_dim, encode, decode, interpolate, manipulate
 fewshot.py   FewShotGlowServingModule, PixelCNNServingModule: the support-conditioned families
 augment.py   AugmentServingModule, export_augment_saved_model: latent-space augmentation
-checks.py    the in-graph input checks every signature shares
+checks.py    the in-graph input checks and limits every signature shares, output checks
+client.py    signature_inputs: the Python-side dtype checks a SavedModel cannot make itself
 versions.py  integer version directories, their atomic writing and metadata file
 ```
 

@@ -13,9 +13,9 @@ signatures = tf.saved_model.load(path).signatures    # path: 'exports/fashion_mn
 
 from absl import logging
 
-from tfglow import trained
+from tfglow import trained, validation
 from tfglow.attributes import AttributeDirections
-from tfglow.serving import versions
+from tfglow.serving import checks, versions
 from tfglow.serving.fewshot import support_serving_module
 from tfglow.serving.glow import glow_serving_module
 
@@ -30,6 +30,7 @@ def export_saved_model(
     attributes: str | AttributeDirections | None = None,
     version: int | None = None,
     num_noise_samples: int = 8,
+    max_batch: int = checks.DEFAULT_MAX_BATCH,
 ) -> str:
     """Exports a training workdir's EMA model as `export_dir/<version>/` for TF Serving.
 
@@ -47,6 +48,9 @@ def export_saved_model(
       version: the version number; default `versions.next_version(export_dir)`.
       num_noise_samples: dequantisation draws of a few-shot Glow's `fewshot_log_prob` (other
         families ignore it). Default value: 8.
+      max_batch: the most images one request may make (`num`, `B * num_steps`, `num * B`),
+        stored in the metadata as `max_batch`. Default value:
+        `tfglow.serving.checks.DEFAULT_MAX_BATCH` (1024).
 
     Returns:
       The version directory written.
@@ -55,19 +59,22 @@ def export_saved_model(
       FileNotFoundError: without a config, checkpoint or attributes file.
       FileExistsError: when `version` already exists.
       ValueError: for an unusable checkpoint, an unknown model family, attributes for a model
-        other than a Glow, directions of another latent size, or a version < 1.
+        other than a Glow, directions of another latent size, a version < 1 or a max_batch < 1.
     """
     versions.check_version(version)
+    validation.integer(max_batch, 'max_batch', 1)
     run = trained.restore_run(workdir, checkpoint)
     if run.family == 'glow':
-        module = glow_serving_module(trained.TrainedGlow(run), attributes)
+        module = glow_serving_module(trained.TrainedGlow(run), attributes, max_batch)
     elif attributes is not None:
         raise ValueError(
             f'attribute directions apply to Glow exports only; {workdir} holds a {run.family!r} '
             'model'
         )
     else:
-        module = support_serving_module(run, num_noise_samples=num_noise_samples)
+        module = support_serving_module(
+            run, num_noise_samples=num_noise_samples, max_batch=max_batch
+        )
     target = versions.write_version(module, export_dir, version)
     logging.info('Exported %s (%s, step %d) to %s.', run.checkpoint, run.family, run.step, target)
     return target

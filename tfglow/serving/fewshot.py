@@ -21,7 +21,8 @@ fewshot_sample    support uint8 [B, K, H, W, C], num int32 [], temperature float
 serving_default   the same as fewshot_sample
 encode            images uint8 [B, H, W, C]           context='none' models only, as in the
                   -> latents float32 [B, D],          Glow export: D = H * W * C, the levels'
-                     latents_<l> float32 [B, h, w, c] latents concatenated, finest first
+                     latents_<l> float32 [B, h, w, c] latents concatenated, finest first;
+                     exact bool [B]                   exact as in tfglow.serving.glow
 decode            latents float32 [B, D]              context='none' models only
                   -> images uint8 [B, H, W, C]
 ```
@@ -70,11 +71,12 @@ Seeds: the int64 `seed` becomes the stateless pair `(low 32 bits, high 32 bits)`
 `fewshot_sample` and `sample` return what the adapter's `sample_uint8(num, support, seed=seed,
 ...)` returns.
 
-Validation: inputs are checked inside the graph (`tfglow.serving.checks`), as in the Glow
-export. A wrong shape fails in `EnsureShape` naming the input; an empty batch, `K < 1`, a support
-batch other than the images' batch, a `support_mask` whose shape is not `support`'s `[B, K]`,
-`num < 1`, a negative or non-finite `temperature`, non-finite latents or a label out of range fail
-in assertions whose message names the input. All are InvalidArgument errors.
+Validation and limits: as in the Glow export (`tfglow.serving.checks`). A wrong shape fails in
+`EnsureShape` naming the input; an empty batch, `K < 1`, a support batch other than the images',
+a `support_mask` whose shape is not `support`'s `[B, K]`, `num < 1`, more than `max_batch` images
+made (`num * B`), a `temperature` outside [0, 2], latents outside [-100, 100] or a label out of
+range fail in assertions whose message names the input; a non-finite sample, decoding or
+log_prob fails naming its inputs rather than being returned. All are InvalidArgument errors.
 
 #### Examples
 
@@ -123,8 +125,9 @@ def _seed_pair(seed: tf.Tensor) -> tf.Tensor:
 class _SupportServingModule(tf.Module):
     """What the few-shot exports share: the run's facts, the support checks, the metadata."""
 
-    def __init__(self, run: TrainedRun, name: str):
+    def __init__(self, run: TrainedRun, name: str, max_batch: int):
         super().__init__(name=name)
+        self._max_batch = validation.integer(max_batch, 'max_batch', 1)
         self.model = model = run.model
         self._family = run.family
         self._class_names = run.task.info.class_names
@@ -143,7 +146,7 @@ class _SupportServingModule(tf.Module):
 
     def signatures(self) -> dict[str, tf.types.experimental.ConcreteFunction]:
         """The SavedModel signatures, by name."""
-        return {name: function.get_concrete_function() for name, function in self._functions()}
+        return versions.trace_signatures(self._functions())
 
     def _functions(self) -> list[tuple[str, tf.types.experimental.GenericFunction]]:
         raise NotImplementedError
@@ -163,6 +166,7 @@ class _SupportServingModule(tf.Module):
                 f'uint8 p -> level p // {2 ** (8 - self._n_bits)}; level v -> uint8 '
                 f'v * 255 // {self.num_bins - 1}'
             ),
+            'max_batch': self._max_batch,
             **self._details(),
             'signatures': {
                 name: versions.describe_signature(function)
@@ -201,6 +205,17 @@ class _SupportServingModule(tf.Module):
             )
         return support, asserts
 
+    def _count_checks(self, num: tf.Tensor, sets: tf.Tensor | None = None):
+        """`1 <= num` and `num * sets <= max_batch` (the images made); `(num, asserts)`."""
+        num, asserts = checks.count_checks(num, 'samples', self._max_batch)
+        if sets is not None:
+            asserts += checks.product_checks(num, sets, 'num * B', self._max_batch)
+        return num, asserts
+
+    def _finite(self, values: tf.Tensor, message: str) -> tf.Tensor:
+        (values,) = checks.after(checks.finite_checks(values, message), values)
+        return values
+
 
 class FewShotGlowServingModule(_SupportServingModule):
     """The exported `tf.Module` of a `FewShotGlow`: `fewshot_log_prob`, `fewshot_sample` and,
@@ -210,10 +225,17 @@ class FewShotGlowServingModule(_SupportServingModule):
       run: a 'fewshot_glow' run (`tfglow.trained.restore_run`): its `FewShotGlow` holds the
         weights to export.
       num_noise_samples: `S`, dequantisation draws of `fewshot_log_prob`. Default value: 8.
+      max_batch: the most images one request may make (`num * B`). Default value:
+        `tfglow.serving.checks.DEFAULT_MAX_BATCH`.
     """
 
-    def __init__(self, run: TrainedRun, num_noise_samples: int = 8):
-        super().__init__(run, name='fewshot_glow_serving')
+    def __init__(
+        self,
+        run: TrainedRun,
+        num_noise_samples: int = 8,
+        max_batch: int = checks.DEFAULT_MAX_BATCH,
+    ):
+        super().__init__(run, name='fewshot_glow_serving', max_batch=max_batch)
         num_noise_samples = validation.integer(num_noise_samples, 'num_noise_samples', 1)
         # The noise the evaluator's GlowAdapter draws for seed 0 (draw j is the same for every
         # image), so that the bound here is the evaluator's.
@@ -307,6 +329,8 @@ class FewShotGlowServingModule(_SupportServingModule):
         # Averaged in float64, as the evaluator does.
         log_prob = tf.reduce_mean(tf.cast(draws, tf.float64), axis=0)
         log_prob -= num_dims * math.log(self.num_bins)
+        message = 'images, support: their log_prob is not finite (the flow overflows on them)'
+        log_prob = self._finite(log_prob, message)
         return {
             'log_prob': tf.cast(log_prob, tf.float32),
             'bits_per_dim': tf.cast(-log_prob / (num_dims * math.log(2.0)), tf.float32),
@@ -314,8 +338,10 @@ class FewShotGlowServingModule(_SupportServingModule):
 
     def _fewshot_sample(self, support, num, temperature, seed):
         support, asserts = self._support_checks(support)
-        num, num_checks = checks.count_checks(num, 'samples')
-        temperature, temperature_checks = checks.non_negative_checks(temperature, 'temperature')
+        num, num_checks = self._count_checks(num, tf.shape(support)[0])
+        temperature, temperature_checks = checks.non_negative_checks(
+            temperature, 'temperature', checks.MAX_TEMPERATURE
+        )
         asserts += num_checks + temperature_checks
         support, num, temperature = checks.after(asserts, support, num, temperature)
         seed = _seed_pair(tf.ensure_shape(seed, [], name='seed'))
@@ -331,17 +357,20 @@ class FewShotGlowServingModule(_SupportServingModule):
         else:
             x = self.model.sample(num * sets, temperature=temperature, seed=seed)
             x = tf.reshape(x, tf.concat([[num, sets], self.image_shape], axis=0))
-        return {'images': pixels.flow_to_uint8(x, self._n_bits)}
+        message = 'temperature: the samples overflow (not finite); use a lower one'
+        return {'images': checks.checked_uint8(x, self._n_bits, message)}
 
     def _encode(self, images):
         images, asserts = checks.image_checks(images, 'images', self.image_shape)
         (images,) = checks.after(asserts, images)
-        return self._glow.encode_outputs(images)
+        return checks.encode_outputs(self._glow, images)
 
     def _decode(self, latents):
         latents, asserts = checks.latent_checks(latents, self._glow.latent_size)
         (latents,) = checks.after(asserts, latents)
-        return {'images': self._glow.decode(latents)}
+        message = 'latents: the flow overflows on them (its output is not finite)'
+        x = checks.flow_decode(self._glow, latents)
+        return {'images': checks.checked_uint8(x, self._n_bits, message)}
 
 
 class PixelCNNServingModule(_SupportServingModule):
@@ -352,10 +381,12 @@ class PixelCNNServingModule(_SupportServingModule):
     Args:
       run: a 'pixelcnn' or 'attention_pixelcnn' run (`tfglow.trained.restore_run`): its
         `tfp_flows.PixelCNN` holds the weights to export.
+      max_batch: the most images one request may make (`num * B`). Default value:
+        `tfglow.serving.checks.DEFAULT_MAX_BATCH`.
     """
 
-    def __init__(self, run: TrainedRun):
-        super().__init__(run, name='pixel_cnn_serving')
+    def __init__(self, run: TrainedRun, max_batch: int = checks.DEFAULT_MAX_BATCH):
+        super().__init__(run, name='pixel_cnn_serving', max_batch=max_batch)
         self.takes_support = isinstance(self.model, tfp_flows.AttentionPixelCNN)
         self.num_classes = int(self.model.num_classes)
         label = [tf.TensorSpec([None], tf.int32, name='label')] if self.num_classes else []
@@ -402,7 +433,8 @@ class PixelCNNServingModule(_SupportServingModule):
 
     def _outputs(self, log_prob: tf.Tensor) -> dict:
         num_dims = math.prod(self.image_shape)
-        log_prob = tf.cast(log_prob, tf.float32)
+        message = 'images: their log_prob is not finite'
+        log_prob = self._finite(tf.cast(log_prob, tf.float32), message)
         return {'log_prob': log_prob, 'bits_per_dim': -log_prob / (num_dims * math.log(2.0))}
 
     def _all_slots(self, support: tf.Tensor) -> dict:
@@ -429,7 +461,7 @@ class PixelCNNServingModule(_SupportServingModule):
 
     def _sample_given(self, support, num, seed, label=None):
         support, asserts = self._support_checks(support)
-        num, num_checks = checks.count_checks(num, 'samples')
+        num, num_checks = self._count_checks(num, tf.shape(support)[0])
         kwargs, support, num = self._checked(
             asserts + num_checks, label, tf.shape(support)[0], 'support set', support, num
         )
@@ -439,7 +471,7 @@ class PixelCNNServingModule(_SupportServingModule):
         return {'images': pixels.to_uint8(levels, self._n_bits)}
 
     def _sample_alone(self, num, seed, label=None):
-        num, asserts = checks.count_checks(num, 'samples')
+        num, asserts = self._count_checks(num)
         kwargs, num = self._checked(asserts, label, num, 'sampled image', num)
         seed = _seed_pair(tf.ensure_shape(seed, [], name='seed'))
         if kwargs:
@@ -451,7 +483,7 @@ class PixelCNNServingModule(_SupportServingModule):
 
 
 def support_serving_module(
-    run: TrainedRun, *, num_noise_samples: int = 8
+    run: TrainedRun, *, num_noise_samples: int = 8, max_batch: int = checks.DEFAULT_MAX_BATCH
 ) -> FewShotGlowServingModule | PixelCNNServingModule:
     """The serving module of a run of one of `FAMILIES`, holding its EMA weights.
 
@@ -459,14 +491,16 @@ def support_serving_module(
       run: the restored run (`tfglow.trained.restore_run`).
       num_noise_samples: dequantisation draws of a few-shot Glow's `fewshot_log_prob`. Default
         value: 8.
+      max_batch: the most images one request may make. Default value:
+        `tfglow.serving.checks.DEFAULT_MAX_BATCH`.
 
     Raises:
       ValueError: for another model family.
     """
     if run.family == 'fewshot_glow':
-        return FewShotGlowServingModule(run, num_noise_samples)
+        return FewShotGlowServingModule(run, num_noise_samples, max_batch)
     if run.family in ('attention_pixelcnn', 'pixelcnn'):
-        return PixelCNNServingModule(run)
+        return PixelCNNServingModule(run, max_batch)
     raise ValueError(
         f'{run.checkpoint} holds a {run.family!r} model; this exporter takes '
         f"{', '.join(FAMILIES)} (tfglow.serving.glow exports 'glow')."

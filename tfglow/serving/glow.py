@@ -10,18 +10,33 @@ serving_default  num int32 [], temperature float32 [], seed int64 [] (, label [n
 bits_per_dim     images uint8 [B, H, W, C] (, label [B])
                  -> bits_per_dim float32 [B]                what tfglow's evaluator reports
 encode           images uint8 [B, H, W, C] (, label [B])
-                 -> latents float32 [B, D], latents_<l> float32 [B, h_l, w_l, c_l] per level l
+                 -> latents float32 [B, D], latents_<l> float32 [B, h_l, w_l, c_l] per level l,
+                    exact bool [B]
 decode           latents float32 [B, D] (, label [B])  -> images uint8 [B, H, W, C]
 interpolate      images_a, images_b uint8 [B, H, W, C], num_steps int32 [] (, label [B])
                  -> images uint8 [B, num_steps, H, W, C]    decode((1 - t) z_a + t z_b), t in [0, 1]
+                    exact bool [B]
 manipulate       images uint8 [B, H, W, C], attribute int32 [B], alpha float32 [B] (, label [B])
                  -> images uint8 [B, H, W, C]               decode(z + alpha * direction[attribute])
+                    exact bool [B]
 ```
 
 `D = H * W * C`; the flat latent concatenates the levels' latents, finest first (see
-`tfglow.trained`). Encoding uses the centre of each pixel's dequantisation bin, so
-`decode(encode(images)) == images` exactly (for images in the model's levels, `tfglow.pixels`:
-every image of an 8-bit model) and `interpolate`'s end points are the input images.
+`tfglow.trained`). Encoding uses the centre of each pixel's dequantisation bin, so decoding an
+encoding gives back the image's levels (`tfglow.pixels`: the image itself for an 8-bit model) up
+to the flow's float error, which on a trained model is below a bin for its data.
+
+Exactness is checked, not assumed: `exact[b]` is True when decoding image `b`'s latents gives
+back its levels pixel for pixel (for `interpolate`, both end points; for `manipulate`, the image
+before the edit, so that the edit starts from the image itself). It can be False off the data
+(uniform noise through a long-trained model loses a few pixels to float error) or for a flow
+that overflows on an image. Costs one more pass through the flow in `encode`.
+
+Limits (`tfglow.serving.checks`): `temperature` in [0, 2]; latents given to `decode`, and those
+`alpha` makes, within [-100, 100] per value; at most `max_batch` images made per request (`num`,
+`B * num_steps`; `tfglow-export --max_batch`, default 1024, in the metadata). Every decoded
+image and bits/dim is checked to be finite before it is returned: a flow that overflows fails,
+naming the input, instead of answering black pixels.
 
 bits/dim and its noise: bits/dim needs uniform dequantisation noise. `bits_per_dim` draws it as
 `tfglow.evaluate.BitsPerDimEvaluator` does (`tfglow.pixels.uniform_noise`), seeded by the run's
@@ -33,9 +48,12 @@ measured on a Fashion-MNIST model).
 
 Validation (`tfglow.serving.checks`): inputs are checked inside the graph, so TF Serving clients
 get them too: a wrong shape fails in `EnsureShape` (naming the input and both shapes), bad values
-(empty batch, label or attribute out of range, mismatched batch sizes, negative or non-finite
-temperature, num_steps < 2) in assertions whose message names the input; a wrong dtype is
-refused by the runtime before the graph runs. All are InvalidArgument errors.
+(empty batch, label or attribute out of range, mismatched batch sizes, values past the limits
+above, num_steps < 2) in assertions whose message names the input; a tensor of the wrong dtype
+is refused by the runtime before the graph runs (naming the input's position). All are
+InvalidArgument errors. Python values (numpy arrays, lists) are cast to the signature's dtype by
+TensorFlow before the graph sees them; `tfglow.serving.client.signature_inputs` refuses the
+casts that would change a value.
 
 Metadata: the model family, attribute names and everything a client needs (shapes, classes,
 signatures) are in `<version>/assets.extra/tfglow_metadata.json`; the names and directions are also
@@ -46,14 +64,22 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from tfglow import pixels
+from tfglow import pixels, validation
 from tfglow.attributes import AttributeDirections, load_directions
+from tfglow.serving import checks as serving_checks
 from tfglow.serving import versions
 from tfglow.serving.checks import (
+    MAX_LATENT,
+    MAX_TEMPERATURE,
     after,
+    checked_uint8,
     count_checks,
+    exact_round_trip,
+    finite_checks,
+    flow_decode,
     image_checks,
     label_checks,
+    latent_bound_checks,
     latent_checks,
     non_negative_checks,
 )
@@ -81,10 +107,18 @@ class GlowServingModule(tf.Module):
       trained: the model and its pixel maps (`tfglow.trained.load_trained_glow`).
       attributes: directions for `manipulate`, computed for this model's latent size; None gives
         an export whose `manipulate` refuses every attribute index.
+      max_batch: the most images one request may make (`num`, `B * num_steps`). Default value:
+        `tfglow.serving.checks.DEFAULT_MAX_BATCH`.
     """
 
-    def __init__(self, trained: TrainedGlow, attributes: AttributeDirections | None = None):
+    def __init__(
+        self,
+        trained: TrainedGlow,
+        attributes: AttributeDirections | None = None,
+        max_batch: int = serving_checks.DEFAULT_MAX_BATCH,
+    ):
         super().__init__(name='glow_serving')
+        self._max_batch = validation.integer(max_batch, 'max_batch', 1)
         size = trained.latent_size
         if attributes is not None and attributes.latent_size != size:
             raise ValueError(
@@ -153,10 +187,7 @@ class GlowServingModule(tf.Module):
             self.interpolate,
             self.manipulate,
         )
-        return {
-            name: function.get_concrete_function()
-            for name, function in zip(SIGNATURES, functions, strict=True)
-        }
+        return versions.trace_signatures(zip(SIGNATURES, functions, strict=True))
 
     def metadata(self) -> dict:
         """What a client needs to call the export, as JSON-serialisable values."""
@@ -176,6 +207,9 @@ class GlowServingModule(tf.Module):
             'attributes': list(attributes.names) if attributes else [],
             'attribute_scale': attributes.scale if attributes else None,
             'attribute_details': attributes.metadata if attributes else None,
+            'max_batch': self._max_batch,
+            'max_temperature': MAX_TEMPERATURE,
+            'max_latent': MAX_LATENT,
             'signatures': {
                 name: versions.describe_signature(function)
                 for name, function in self.signatures().items()
@@ -197,8 +231,10 @@ class GlowServingModule(tf.Module):
         return images, label
 
     def _sample(self, num, temperature, seed, label=None):
-        num, checks = count_checks(num, 'images to sample')
-        temperature, temperature_checks = non_negative_checks(temperature, 'temperature')
+        num, checks = count_checks(num, 'images to sample', self._max_batch)
+        temperature, temperature_checks = non_negative_checks(
+            temperature, 'temperature', MAX_TEMPERATURE
+        )
         checks += temperature_checks
         seed = tf.ensure_shape(seed, [], name='seed')
         if label is not None:
@@ -206,7 +242,10 @@ class GlowServingModule(tf.Module):
             checks += label_checks
             (label,) = after(checks, label)
         num, temperature = after(checks, num, temperature)
-        return {'images': self._trained.sample(num, temperature, seed, label)}
+        flow = serving_checks.finite_flow(
+            self._trained, 'temperature: the samples overflow (not finite); use a lower one'
+        )
+        return {'images': flow.sample(num, temperature, seed, label)}
 
     def _bits_per_dim(self, images, label=None):
         images, label = self._checked_images(images, label)
@@ -214,11 +253,14 @@ class GlowServingModule(tf.Module):
         noise = pixels.uniform_noise(
             self._trained.noise_seed, tf.range(tf.shape(images)[0]), self._trained.image_shape
         )
-        return {'bits_per_dim': self._trained.bits_per_dim(images, noise, label)}
+        bits = self._trained.bits_per_dim(images, noise, label)
+        message = 'images: their bits/dim is not finite (the flow overflows on them)'
+        (bits,) = after(finite_checks(bits, message), bits)
+        return {'bits_per_dim': bits}
 
     def _encode(self, images, label=None):
         images, label = self._checked_images(images, label)
-        return self._trained.encode_outputs(images, label)
+        return serving_checks.encode_outputs(self._trained, images, label)
 
     def _decode(self, latents, label=None):
         latents, checks = latent_checks(latents, self._trained.latent_size)
@@ -227,35 +269,51 @@ class GlowServingModule(tf.Module):
             checks += label_checks
             (label,) = after(checks, label)
         (latents,) = after(checks, latents)
-        return {'images': self._trained.decode(latents, label)}
+        x = flow_decode(self._trained, latents, label)
+        message = 'latents: the flow overflows on them (its output is not finite)'
+        return {'images': checked_uint8(x, self._trained.n_bits, message)}
 
     def _interpolate(self, images_a, images_b, num_steps, label=None):
         images_a, label = self._checked_images(images_a, label, 'images_a')
         images_b, _ = self._checked_images(images_b, None, 'images_b')
         num_steps = tf.ensure_shape(num_steps, [], name='num_steps')
+        batch = tf.shape(images_a)[0]
         checks = [
             tf.debugging.assert_equal(
-                tf.shape(images_a)[0],
+                batch,
                 tf.shape(images_b)[0],
                 message='images_a and images_b must hold the same number of images',
             ),
             tf.debugging.assert_greater_equal(
                 num_steps, 2, message='num_steps must be >= 2 (the path includes both ends)'
             ),
+            *serving_checks.product_checks(batch, num_steps, 'B * num_steps', self._max_batch),
         ]
         images_a, images_b, num_steps = after(checks, images_a, images_b, num_steps)
-        batch = tf.shape(images_a)[0]
         both_labels = None if label is None else tf.concat([label, label], axis=0)
-        latents = self._trained.encode(tf.concat([images_a, images_b], axis=0), both_labels)
+        latents = self._checked_encode(tf.concat([images_a, images_b], axis=0), both_labels)
         start, end = latents[:batch, None], latents[batch:, None]
         # t = i / (n - 1) is exactly 0 and 1 at the ends, so the ends decode to the inputs.
         t = tf.cast(tf.range(num_steps), tf.float32) / tf.cast(num_steps - 1, tf.float32)
         t = t[None, :, None]
         path = tf.reshape((1.0 - t) * start + t * end, [-1, self._trained.latent_size])
         path_labels = None if label is None else tf.repeat(label, num_steps)
-        images = self._trained.decode(path, path_labels)
         shape = tf.concat([[batch, num_steps], self._trained.image_shape], axis=0)
-        return {'images': tf.reshape(images, shape)}
+        x = tf.reshape(flow_decode(self._trained, path, path_labels), shape)
+        message = 'images_a, images_b: the flow overflows between them (not finite)'
+        images = checked_uint8(x, self._trained.n_bits, message)
+        n_bits = self._trained.n_bits
+        exact = exact_round_trip(images_a, x[:, 0], n_bits) & exact_round_trip(
+            images_b, x[:, -1], n_bits
+        )
+        return {'images': images, 'exact': exact}
+
+    def _checked_encode(self, images, label):
+        """Flat latents of checked images, failing (naming the images) when not finite."""
+        latents = self._trained.encode(images, label)
+        message = 'images: the flow overflows on these images (their latents are not finite)'
+        (latents,) = after(finite_checks(latents, message), latents)
+        return latents
 
     def _manipulate(self, images, attribute, alpha, label=None):
         images, label = self._checked_images(images, label)
@@ -286,12 +344,27 @@ class GlowServingModule(tf.Module):
         ]
         attribute, alpha = after(checks, attribute, alpha)
         directions = tf.gather(self.attribute_directions, attribute)
-        latents = self._trained.encode(images, label) + alpha[:, None] * directions
-        return {'images': self._trained.decode(latents, label)}
+        latents = self._checked_encode(images, label)
+        edited = latents + alpha[:, None] * directions
+        message = (
+            f'alpha moves the latents out of [-{MAX_LATENT:g}, {MAX_LATENT:g}], where the flow '
+            'decodes noise or overflows: use a smaller |alpha|'
+        )
+        (edited,) = after(latent_bound_checks(edited, message), edited)
+        # The unedited latents too, in one pass: whether they give back the images.
+        both_labels = None if label is None else tf.concat([label, label], axis=0)
+        x = flow_decode(self._trained, tf.concat([latents, edited], axis=0), both_labels)
+        message = 'alpha: the flow overflows on the edited latents (not finite)'
+        return {
+            'images': checked_uint8(x[batch:], self._trained.n_bits, message),
+            'exact': exact_round_trip(images, x[:batch], self._trained.n_bits),
+        }
 
 
 def glow_serving_module(
-    trained: TrainedGlow, attributes: str | AttributeDirections | None = None
+    trained: TrainedGlow,
+    attributes: str | AttributeDirections | None = None,
+    max_batch: int = serving_checks.DEFAULT_MAX_BATCH,
 ) -> GlowServingModule:
     """The serving module of a Glow run, with attribute directions (a file or loaded) or none."""
     if isinstance(attributes, str):
@@ -305,4 +378,4 @@ def glow_serving_module(
             attributes.metadata['checkpoint'],
             trained.checkpoint,
         )
-    return GlowServingModule(trained, attributes)
+    return GlowServingModule(trained, attributes, max_batch)

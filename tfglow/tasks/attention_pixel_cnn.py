@@ -8,8 +8,9 @@ Levels are the top `n_bits` bits of each pixel (`{0, 1}` for binary data with 'b
 output). The likelihood is exact: no dequantisation noise, no bound.
 """
 
+from tfglow import pixels
 from tfglow.models import pixel_cnn
-from tfglow.tasks import base, episodic
+from tfglow.tasks import episodic
 
 __all__ = ['AttentionPixelCNNTask']
 
@@ -25,8 +26,8 @@ class AttentionPixelCNNTask(episodic.EpisodicTask):
     def target_nats(self, model, batch):
         n_bits = self.config.model.n_bits_x
         return -model.log_prob(
-            base.to_levels(batch['target'], n_bits),
-            support=base.to_levels(batch['support'], n_bits),
+            pixels.to_levels(batch['target'], n_bits),
+            support=pixels.to_levels(batch['support'], n_bits),
             support_mask=batch['support_mask'],
         )
 
@@ -35,7 +36,7 @@ class AttentionPixelCNNTask(episodic.EpisodicTask):
         n_bits = self.config.model.n_bits_x
         samples = model.sample(
             num,
-            support=base.to_levels(episodes['support'], n_bits),
+            support=pixels.to_levels(episodes['support'], n_bits),
             support_mask=episodes['support_mask'],
             seed=self.config.seed,
         )

@@ -13,25 +13,23 @@ import ml_collections
 import numpy as np
 import tensorflow as tf
 
-from tfglow import data, images
+from tfglow import data, images, pixels
 
 __all__ = [
     'ImageTask',
     'Task',
     'add_uniform_noise',
-    'display',
     'grid_layout',
     'nats_metrics',
     'noise_seed',
     'replicas_per_pipeline',
     'support_grid',
-    'to_levels',
 ]
 
-# Independent random streams drawn from a seed (tfglow.evaluate uses stream 2 for its noise).
+# Independent random streams drawn from a seed; evaluation noise uses tfglow.pixels' stream.
 TRAIN_NOISE_STREAM = 0
 INIT_NOISE_STREAM = 1
-EVAL_NOISE_STREAM = 2
+EVAL_NOISE_STREAM = pixels.DEQUANTIZATION_STREAM
 
 # Sample grids of labelled models show at most this many classes, one per row.
 MAX_CLASS_ROWS = 10
@@ -147,6 +145,12 @@ class ImageTask(Task):
         if config.num_eval_examples > 0:
             dataset = dataset.unbatch().take(config.num_eval_examples)
             dataset = dataset.batch(config.eval_batch_size)
+            split_size = self.info.split_sizes.get(config.data.eval_split)
+            if split_size:
+                # `unbatch` loses the batch count, which the evaluation's progress lines need.
+                num_examples = min(config.num_eval_examples, split_size)
+                num_batches = math.ceil(num_examples / config.eval_batch_size)
+                dataset = dataset.apply(tf.data.experimental.assert_cardinality(num_batches))
         return dataset
 
 
@@ -193,17 +197,6 @@ def nats_metrics(nats: tf.Tensor, num_dims: int) -> tuple[tf.Tensor, dict[str, t
     """
     bits = nats / (num_dims * math.log(2.0))
     return bits, {'bits_per_dim': bits, 'nats_per_image': nats}
-
-
-def to_levels(images: tf.Tensor, n_bits: int) -> tf.Tensor:
-    """uint8 pixels -> int32 levels `{0, ..., 2**n_bits - 1}`: the top `n_bits` bits of each."""
-    return tf.cast(images, tf.int32) // 2 ** (8 - n_bits)
-
-
-def display(levels, n_bits: int) -> np.ndarray:
-    """Levels `{0, ..., 2**n_bits - 1}` -> uint8 spanning 0..255, for image grids."""
-    levels = np.asarray(levels, np.int64)
-    return (levels * 255 // (2**n_bits - 1)).astype(np.uint8)
 
 
 def grid_layout(num_samples: int, num_classes: int = 0) -> tuple[int, int]:

@@ -7,11 +7,16 @@ train:  K ~ U{k_min..k_max} per batch,  classes of data.train_split (episodes.tr
         loss = -log p(target | support) / (H * W * C * ln 2)                  bits/dim
 eval:   K = episodes.eval_support_size, classes of data.eval_split (episodes.eval_classes),
         num_eval_examples episodes (0: one per image of those classes), a fixed seed
-        metrics: -log p(target | support) in nats/image and in bits/dim
+        metrics: -log p(target | support) in nats/image and in bits/dim, and the specificity
+        gap log p(target | support) - log p(target | other_support) in nats/image, where
+        other_support is K images of another class of the target's group (Omniglot: alphabet;
+        any other class where there are no groups), with the same noise
 ```
 
 The evaluation episodes are drawn with the fixed `EVAL_EPISODE_SEED`, not `config.seed`, so runs
-with different seeds and different models are scored on the very same episodes.
+with different seeds and different models are scored on the very same episodes. The specificity
+gap (`tfglow.fewshot.specificity` measures it fully) doubles the evaluation's model calls; near 0
+it says the model reads the support's style but not which character it shows.
 """
 
 import abc
@@ -21,7 +26,7 @@ import math
 import numpy as np
 import tensorflow as tf
 
-from tfglow import data, evaluate
+from tfglow import data, evaluate, pixels
 from tfglow.data import episodic
 from tfglow.tasks import base
 
@@ -39,12 +44,18 @@ class EpisodicTask(base.Task):
 
     metric_names = ('bits_per_dim', 'nats_per_image')
     example_unit = 'episodes'
+    # An evaluation metric only: training episodes carry no other support.
+    SPECIFICITY_GAP = 'specificity_gap_nats'
 
     @functools.cached_property
     def train_class_arrays(self) -> dict[str, np.ndarray]:
         config = self.config
         classes = config.episodes.train_classes or None
-        return data.load_class_arrays(config.data, config.data.train_split, classes)
+        arrays = data.load_class_arrays(config.data, config.data.train_split, classes)
+        # Workdirs written before the key existed trained on the classes as they are.
+        if config.episodes.get('rotate_train_classes', False):
+            arrays = episodic.with_rotations(arrays)
+        return arrays
 
     @functools.cached_property
     def eval_class_arrays(self) -> dict[str, np.ndarray]:
@@ -74,8 +85,14 @@ class EpisodicTask(base.Task):
         )
         return dataset, first_batch
 
+    @property
+    def measures_specificity(self) -> bool:
+        """Whether evaluation has the specificity gap: it needs two evaluation classes."""
+        return len(self.eval_class_arrays) >= 2
+
     def eval_episodes(self) -> tf.data.Dataset:
-        """The fixed evaluation episodes, `num_eval_episodes` of them in global batches."""
+        """The fixed evaluation episodes, `num_eval_episodes` of them in global batches, with
+        an `'other_support'` each where `measures_specificity`."""
         config = self.config
         size = config.episodes.eval_support_size
         count = self.num_eval_episodes
@@ -86,6 +103,7 @@ class EpisodicTask(base.Task):
             size,
             seed=EVAL_EPISODE_SEED,
             num_batches=math.ceil(count / config.eval_batch_size),
+            other_support=self.measures_specificity,
         )
         return dataset.unbatch().take(count).batch(config.eval_batch_size)
 
@@ -107,10 +125,20 @@ class EpisodicTask(base.Task):
     def loss(self, model, batch):
         return base.nats_metrics(self.target_nats(model, batch), self.num_dims)
 
+    def eval_metrics(self, model, batch: dict) -> dict[str, tf.Tensor]:
+        """The per-episode evaluation metrics: the loss's, and the specificity gap in nats."""
+        metrics = self.loss(model, batch)[1]
+        if self.measures_specificity:
+            # The same targets (and noise) under the other class's support.
+            other_nats = self.target_nats(model, {**batch, 'support': batch['other_support']})
+            metrics[self.SPECIFICITY_GAP] = other_nats - metrics['nats_per_image']
+        return metrics
+
     def make_evaluator(self, model, strategy):
         dataset = self.eval_dataset()
+        names = self.metric_names + ((self.SPECIFICITY_GAP,) if self.measures_specificity else ())
         evaluator = evaluate.MeanEvaluator(
-            lambda batch: self.loss(model, batch)[1], self.metric_names, strategy=strategy
+            lambda batch: self.eval_metrics(model, batch), names, strategy=strategy
         )
         return lambda: evaluator(dataset)
 
@@ -123,17 +151,30 @@ class EpisodicTask(base.Task):
         num_rows, num_cols = base.grid_layout(config.num_samples)
         episodes = next(iter(self.eval_episodes().unbatch().batch(num_rows)))
         n_bits = config.model.n_bits_x
-        support = base.display(base.to_levels(episodes['support'], n_bits), n_bits)
+        support = pixels.to_uint8(pixels.to_levels(episodes['support'], n_bits), n_bits).numpy()
         return {
             float(temperature): base.support_grid(
                 support,
-                base.display(self.sample_levels(model, episodes, num_cols, temperature), n_bits),
+                pixels.to_uint8(
+                    self.sample_levels(model, episodes, num_cols, temperature), n_bits
+                ).numpy(),
             )
             for temperature in config.sample_temperatures
         }
 
     def evaluation_details(self):
         config = self.config
+        names = list(self.eval_class_arrays)
+        others, _ = episodic.other_classes(names) if len(names) >= 2 else (None, None)
+        same_group = others is not None and any(
+            episodic.group_of(names[c]) == episodic.group_of(names[int(row[0])]) != ''
+            for c, row in enumerate(others)
+        )
+        gap = (
+            'log p(target | support) - log p(target | K images of another class of its '
+            + ('group (alphabet)' if same_group else 'split: any other class, no groups')
+            + '), nats/image, same noise'
+        )
         return {
             'eval_split': config.data.eval_split,
             'num_eval_classes': len(self.eval_class_arrays),
@@ -142,4 +183,5 @@ class EpisodicTask(base.Task):
             'eval_episode_seed': EVAL_EPISODE_SEED,
             'metric': 'negative log-likelihood of each target image given K support images of '
             'its class, in nats/image and bits/dim',
+            self.SPECIFICITY_GAP: gap if self.measures_specificity else 'not measured: one class',
         }

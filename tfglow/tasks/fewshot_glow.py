@@ -21,6 +21,7 @@ import tensorflow as tf
 from absl import logging
 
 import tfp_flows.dequantization as dq
+from tfglow import pixels
 from tfglow.data import episodic as episodic_data
 from tfglow.models import fewshot
 from tfglow.tasks import base, episodic
@@ -116,7 +117,7 @@ class FewShotGlowTask(episodic.EpisodicTask):
             # An unconditional model: `num` samples per row all the same, rows differ.
             samples = model.sample(num * sets, temperature=temperature, seed=seed)
             samples = tf.reshape(samples, [num, sets, *self.image_shape])
-        levels = base.to_levels(dq.postprocess(samples, n_bits), n_bits)
+        levels = pixels.flow_to_levels(samples, n_bits)
         return levels.numpy().swapaxes(0, 1)
 
     def evaluation_details(self):

@@ -12,7 +12,7 @@ import tensorflow as tf
 from absl import logging
 
 import tfp_flows.dequantization as dq
-from tfglow import data, evaluate, images
+from tfglow import data, evaluate, images, pixels
 from tfglow.models import glow
 from tfglow.tasks import base
 
@@ -127,6 +127,16 @@ class GlowTask(base.ImageTask):
             x = model.sample(
                 num_rows * num_cols, temperature=temperature, label=label, seed=config.seed
             )
-            pixels = dq.postprocess(x, config.model.n_bits_x).numpy()
-            grids[float(temperature)] = images.make_grid(pixels, num_rows)
+            shown, overflowed = pixels.sample_images(x, config.model.n_bits_x)
+            if overflowed:
+                logging.warning(
+                    'Sample grid T=%s: %d of %d samples overflow (not finite), drawn as '
+                    'checkerboards; sample at a lower temperature or train longer.',
+                    temperature,
+                    overflowed,
+                    len(shown),
+                )
+            grids[float(temperature)] = images.make_grid(shown, num_rows)
+            if temperature == 0:
+                logging.info('Sample grid %s.', images.ZERO_TEMPERATURE_MEANING)
         return grids

@@ -7,7 +7,7 @@ loss   = nats / (H * W * C * ln 2)                   bits/dim
 ```
 """
 
-from tfglow import evaluate, images
+from tfglow import evaluate, images, pixels
 from tfglow.models import pixel_cnn
 from tfglow.tasks import base
 
@@ -36,7 +36,7 @@ class PixelCNNTask(base.ImageTask):
         return self.train_images(input_context, start_step)[0]
 
     def loss(self, model, batch):
-        levels = base.to_levels(batch['image'], self.config.model.n_bits_x)
+        levels = pixels.to_levels(batch['image'], self.config.model.n_bits_x)
         label = {'label': batch['label']} if self.class_conditional else {}
         return base.nats_metrics(-model.log_prob(levels, **label), self.num_dims)
 
@@ -58,5 +58,5 @@ class PixelCNNTask(base.ImageTask):
             levels = levels.numpy().swapaxes(0, 1).reshape(-1, *self.image_shape)
         else:
             levels = model.sample(num_rows * num_cols, seed=config.seed).numpy()
-        pixels = base.display(levels, config.model.n_bits_x)
-        return {1.0: images.make_grid(pixels, num_rows)}
+        shown = pixels.to_uint8(levels, config.model.n_bits_x).numpy()
+        return {1.0: images.make_grid(shown, num_rows)}

@@ -6,6 +6,7 @@ from tfp_flows import _seeds, _validation
 from tfp_flows.distributions.pixel_cnn import PixelCNN
 from tfp_flows.networks.attention import SupportAttention, support_memory
 from tfp_flows.networks.support_encoder import SupportEncoder
+from tfp_flows.networks.support_map import SupportMap
 
 __all__ = ['AttentionPixelCNN']
 
@@ -18,6 +19,8 @@ class AttentionPixelCNN(PixelCNN):
     at each layer l in attention_layers, at every target pixel (r, c):
       q = Q(h_l[r, c]) + Q_pos(p(r, c)),  k, v = K_l(features), V_l(features)
       h_pre_l[r, c] += O(multi-head softmax(q . k / sqrt(d)) v)     # over valid support positions
+    with map_width > 0, at every layer l >= 1:
+      h_pre_l[r, c] += SupportMap(support, mask)_l[r, c]     # masked mean of per-image feature maps
     p(x | support) = prod_{r, c, k} p(x[r, c, k] | earlier sub-pixels, support)
     ```
 
@@ -27,10 +30,11 @@ class AttentionPixelCNN(PixelCNN):
     Conditioning kwargs on `log_prob` and `sample`: `support`, integer `[B, K, H, W, C]` with the
     same value range as `x`, required; `support_mask`, bool (or 0/1) `[B, K]`, optional, False for
     padded slots, which then cannot affect the result; a set with no valid slot reads zeros from
-    every attention layer (the model falls back to an unconditional PixelCNN); `label`, int `[B]`
-    or `[]`, if `num_classes > 0`. `K` may differ between calls, also inside one `tf.function`
-    traced with `[None, None, H, W, C]`. `log_prob(x, support=s)` takes `x [..., B, H, W, C]`;
-    `sample(n, support=s)` returns `[n, B, H, W, C]`: `n` samples for each of the `B` sets.
+    every attention layer and the support map (the model falls back to an unconditional
+    PixelCNN); `label`, int `[B]` or `[]`, if `num_classes > 0`. `K` may differ between calls,
+    also inside one `tf.function` traced with `[None, None, H, W, C]`. `log_prob(x, support=s)`
+    takes `x [..., B, H, W, C]`; `sample(n, support=s)` returns `[n, B, H, W, C]`: `n` samples for
+    each of the `B` sets.
 
     Cost: with `M = H W / support_pool^2` support positions per image, attention in `log_prob` is
     `O(B * heads * H W * M * K)` in time and memory per attention layer; in `sample`,
@@ -51,6 +55,10 @@ class AttentionPixelCNN(PixelCNN):
       num_frequencies: frequencies of the positional channels (4 per frequency). Default: 4.
       support_pool: side of the average-pooling window over the encoded support (must divide H
         and W): 2 gives a key per 2x2 patch and a quarter of the attention cost. Default: 1.
+      map_width: channels of a location-dependent support map (`tfp_flows.networks.SupportMap`,
+        Conditional PixelCNN's spatial `h`) added as a bias to every gated layer >= 1 at the same
+        pixel; 0 for none. With a map, `attention_layers` may be `()` (the map alone). Default: 0.
+      map_layers: 3x3 convolutions of the support map's encoder. Default value: 3.
       kernel_size, first_kernel_size, head_width, num_classes, num_mixtures, image_dtype,
         validate_args, dtype: as in `tfp_flows.PixelCNN`, with the same defaults.
       seed: int, `np.random.SeedSequence` or None, for the initial weights. Default value: None.
@@ -89,6 +97,8 @@ class AttentionPixelCNN(PixelCNN):
         encoder_layers: int = 2,
         num_frequencies: int = 4,
         support_pool: int = 1,
+        map_width: int = 0,
+        map_layers: int = 3,
         kernel_size: int = 3,
         first_kernel_size: int = 7,
         head_width: int | None = None,
@@ -110,14 +120,15 @@ class AttentionPixelCNN(PixelCNN):
         if attention_layers is None:
             attention_layers = tuple(range(num_layers - 1, 0, -3))[::-1]
         attention_layers = tuple(attention_layers)
+        _validation.integer(map_width, 'map_width', 0, bounds='>= 0 (0: no support map)')
         if (
-            not attention_layers
+            (not attention_layers and not map_width)
             or len(set(attention_layers)) != len(attention_layers)
             or not all(_validation.is_integer(i, 1, num_layers - 1) for i in attention_layers)
         ):
             raise ValueError(
                 f'attention_layers must be distinct integers in [1, {num_layers}) (layer 0 reads '
-                f'the image itself); got {attention_layers}.'
+                f'the image itself), and not empty without a support map; got {attention_layers}.'
             )
         height, width, channels = _validation.image_shape(image_shape)
         # The keys match positions through these channels: the attention needs at least one.
@@ -136,7 +147,8 @@ class AttentionPixelCNN(PixelCNN):
                 f'num_heads must be >= C={channels}, so that every sub-pixel has a head; got '
                 f'{num_heads}.'
             )
-        network_seed, encoder_seed, attention_seed = _seeds.spawn(seed, 3)
+        # A fourth child seed leaves the first three, so models without a map keep their weights.
+        network_seed, encoder_seed, attention_seed, map_seed = _seeds.spawn(seed, 4)
         super().__init__(
             image_shape,
             output=output,
@@ -154,22 +166,27 @@ class AttentionPixelCNN(PixelCNN):
             name=name,
         )
         with tf.name_scope(self.name):
-            self.encoder = SupportEncoder(
-                self.image_shape,
-                encoder_width,
-                encoder_layers,
-                num_frequencies=num_frequencies,
-                seed=encoder_seed,
-                dtype=self._float_dtype,
-                name='support_encoder',
+            # Without attention layers (a support map alone) there are no keys to encode.
+            self.encoder = (
+                SupportEncoder(
+                    self.image_shape,
+                    encoder_width,
+                    encoder_layers,
+                    num_frequencies=num_frequencies,
+                    seed=encoder_seed,
+                    dtype=self._float_dtype,
+                    name='support_encoder',
+                )
+                if attention_layers
+                else None
             )
             self._support_pool = support_pool
             self._attention_layers = attention_layers
             self.attention = [
                 SupportAttention(
                     hidden_width,
-                    encoder_width + self.encoder.positional_width,
-                    self.encoder.positional_width,
+                    encoder_width + 4 * num_frequencies,
+                    4 * num_frequencies,
                     self.image_shape[-1],
                     num_heads,
                     key_width,
@@ -182,6 +199,22 @@ class AttentionPixelCNN(PixelCNN):
                     attention_layers, _seeds.spawn(attention_seed, len(attention_layers))
                 )
             ]
+            # Layers 1 .. num_layers - 1 get a bias each (layer 0 reads the image itself).
+            self.support_map = (
+                SupportMap(
+                    self.image_shape,
+                    hidden_width,
+                    num_layers - 1,
+                    map_width,
+                    map_layers,
+                    num_frequencies,
+                    seed=map_seed,
+                    dtype=self._float_dtype,
+                    name='support_map',
+                )
+                if map_width
+                else None
+            )
         self._parameters = self._no_dependency(parameters)
 
     @property
@@ -241,23 +274,34 @@ class AttentionPixelCNN(PixelCNN):
         # The targets are [*S, B] flattened, sample-major: target s * B + b uses set b, which is
         # how SupportAttention batches queries; the support is encoded once per set.
         del leading
-        mask = conditioning['support_mask']
-        features = self.encoder(self.preprocess(conditioning['support']), mask)[0]
-        memory = support_memory(features, self.encoder.positional, self._support_pool)
-        if mask is not None:
-            # Slot k covers positions k*M .. (k+1)*M - 1 of the flattened support.
-            mask = tf.repeat(mask, self.support_positions_per_image, axis=1)
-        reads = {
-            index: (attention, *attention.keys_and_values(memory))
-            for index, attention in zip(self._attention_layers, self.attention)
-        }
-        positional = self.encoder.positional
+        support = self.preprocess(conditioning['support'])
+        support_mask = conditioning['support_mask']
+        reads, key_mask, biases = {}, None, None
+        if self.encoder is not None:
+            features = self.encoder(support, support_mask)[0]
+            memory = support_memory(features, self.encoder.positional, self._support_pool)
+            if support_mask is not None:
+                # Slot k covers positions k*M .. (k+1)*M - 1 of the flattened support.
+                key_mask = tf.repeat(support_mask, self.support_positions_per_image, axis=1)
+            reads = {
+                index: (attention, *attention.keys_and_values(memory))
+                for index, attention in zip(self._attention_layers, self.attention)
+            }
+        if self.support_map is not None:
+            biases = self.support_map(support, support_mask)
 
         def conditioner(index, h, rows, cols):
-            if index not in reads:
-                return None
-            attention, keys, values = reads[index]
-            position = tf.gather(tf.gather(positional, rows, axis=0), cols, axis=1)
-            return attention(h, position, keys, values, mask)
+            terms = []
+            if index in reads:
+                attention, keys, values = reads[index]
+                positional = self.encoder.positional
+                position = tf.gather(tf.gather(positional, rows, axis=0), cols, axis=1)
+                terms.append(attention(h, position, keys, values, key_mask))
+            if biases is not None:
+                bias = tf.gather(tf.gather(biases[index - 1], rows, axis=1), cols, axis=2)
+                # h is [S * B, ...], sample-major: target s * B + b reads set b's map.
+                repeats = tf.shape(h)[0] // tf.shape(bias)[0]
+                terms.append(tf.tile(bias, [repeats, 1, 1, 1]))
+            return tf.add_n(terms) if terms else None
 
         return conditioner

@@ -19,6 +19,7 @@ from tfp_flows.networks.masked_conv import (
 )
 from tfp_flows.networks.set_encoder import SetEncoder
 from tfp_flows.networks.support_encoder import SupportEncoder, slot_mask
+from tfp_flows.networks.support_map import SupportMap
 
 __all__ = [
     'Conv2D',
@@ -32,6 +33,7 @@ __all__ = [
     'SetEncoder',
     'SupportAttention',
     'SupportEncoder',
+    'SupportMap',
     'VerticalConv',
     'ZeroConv2D',
     'channel_groups',

@@ -1,7 +1,7 @@
 """tfglow.augment.evaluate and features: episodes, paired accuracies, augmented images on real data.
 
 The slow variant of the feature-space check uses the trained model of TFGLOW_AUGMENT_WORKDIR
-(default /work/runs/omniglot_glow_unconditional):
+(default /work/runs/omniglot_fewshot_glow_unconditional):
 
   TFGLOW_SLOW=1 python -m pytest tests/tfglow/augment/evaluate_test.py -k real -q
 """

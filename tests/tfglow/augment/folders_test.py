@@ -34,6 +34,24 @@ class ClassFoldersTest(tf.test.TestCase):
         image_files.write_png(os.path.join(self.root, 'b', 'rgb.png'), _images(1, 2, (6, 5, 3))[0])
         self.assertEqual(folders.read_class_folders(self.root, SHAPE)['b'].shape, (3, 6, 5, 1))
 
+    def test_contact_sheet_shows_support_then_generated_as_written(self):
+        support, generated = _images(3), _images(12, 1)
+        path = folders.contact_sheet_path(self.root, 'Alpha/char 1')
+        self.assertEqual(path, os.path.join(self.root, 'Alpha_char_1.png'))
+        folders.write_contact_sheet(path, 'Alpha/char 1', support, generated, 'test', invert=True)
+        sheet = tf.io.decode_png(tf.io.read_file(path)).numpy()[..., 0]
+        # Rows: the support, then generated 1-10 and 11-12; 6 x 5 cells upscaled 11 times, as
+        # written to the class folders (inverted).
+        factor, (height, width) = 11, SHAPE[:2]
+        grid = sheet[-factor * (3 * (height + 1) + 1) :, -factor * (10 * (width + 1) + 1) :]
+        cell = lambda row, col: grid[
+            factor * (1 + row * (height + 1)) : factor * ((row + 1) * (height + 1)) : factor,
+            factor * (1 + col * (width + 1)) : factor * ((col + 1) * (width + 1)) : factor,
+        ]
+        self.assertAllEqual(cell(0, 2), 255 - support[2, ..., 0])
+        self.assertAllEqual(cell(1, 0), 255 - generated[0, ..., 0])
+        self.assertAllEqual(cell(2, 1), 255 - generated[11, ..., 0])
+
     def _expect_error(self, regex):
         with self.assertRaisesRegex(ValueError, regex):
             folders.read_class_folders(self.root, SHAPE)

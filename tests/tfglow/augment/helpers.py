@@ -21,7 +21,9 @@ UNCONDITIONAL_SMOKE = (
 # A few steps move the flow off its near-linear initial state; tracing dominates the time.
 TRAIN_STEPS = 20
 # The trained model of the slow tests (TFGLOW_SLOW=1).
-REAL_WORKDIR = os.environ.get('TFGLOW_AUGMENT_WORKDIR', '/work/runs/omniglot_glow_unconditional')
+REAL_WORKDIR = os.environ.get(
+    'TFGLOW_AUGMENT_WORKDIR', '/work/runs/omniglot_fewshot_glow_unconditional'
+)
 
 
 def slow_enabled() -> bool:

@@ -37,7 +37,9 @@ class PoolingNormalityTest(tf.test.TestCase):
         )
 
     def test_one_shared_covariance_is_normal_at_every_pool_size(self):
-        result = self._run(np.ones(40))
+        with self.assertLogs('absl', 'INFO') as logs:
+            result = self._run(np.ones(40))
+        self.assertRegex(logs.output[-1], r'hypothesis 1 \(normality\): (\d+)/\1 pools \(100%\)')
         self.assertEqual(result['spaces'], ['all', 'level_0', 'level_1'])
         self.assertEqual([r['pool'] for r in result['rows']], [1, 5, 'alphabet', 'all'])
         for row in result['rows']:
@@ -99,7 +101,9 @@ class EstimationErrorTest(tf.test.TestCase):
             counts=np.full(30, 20),
         )
         base = BaseStatistics(latents)
-        result = hypotheses.estimation_error(latents, base, ks=(1, 2, 5), draws=2)
+        with self.assertLogs('absl', 'INFO') as logs:
+            result = hypotheses.estimation_error(latents, base, ks=(1, 2, 5), draws=2)
+        self.assertRegex(logs.output[-1], r'hypothesis 2 \(K-shot estimates\): 30/30 classes')
         self.assertEqual(result['relations'], ['alphabet', 'nearest', 'all'])
         errors = result['errors']
         self.assertTrue(math.isnan(errors['covariance']['alone']['mean'][0]))
@@ -119,7 +123,9 @@ class EstimationErrorTest(tf.test.TestCase):
         # Ten classes sharing one covariance, means close together: the others' covariance is a
         # good prior, and every class is measured once per draw and K.
         latents = _classes(np.ones(10), per_class=30, seed=3)
-        result = hypotheses.leave_one_out_error(latents, ks=(1, 2, 5), num_related=3, draws=2)
+        with self.assertLogs('absl', 'INFO') as logs:
+            result = hypotheses.leave_one_out_error(latents, ks=(1, 2, 5), num_related=3, draws=2)
+        self.assertRegex(logs.output[-1], r'leave-one-out estimates\): 10/10 classes')
         self.assertTrue(result['leave_one_out'])
         self.assertEqual(result['relations'], ['nearest', 'all'])
         self.assertEqual(result['num_classes'], 10)

@@ -113,7 +113,6 @@ class ClassLatentsTest(tf.test.TestCase):
         subset = latents.subset([2, 0])
         self.assertEqual(subset.names, ['b/z', 'a/x'])
         self.assertAllEqual(subset.of(1), latents.of(0))
-        self.assertEqual(latent.group_of('Alphabet/character01'), 'Alphabet')
         with self.assertRaisesRegex(ValueError, 'counts add up to 8'):
             latent.ClassLatents(['a'], [''], np.zeros([9, 4]), np.array([8]))
 

@@ -1,4 +1,5 @@
-"""Tests for tfglow.config_lib.io: loading config files, writing and reading config.json."""
+"""Tests for tfglow.config_lib.io: loading config files, writing and reading config.json and
+its history."""
 
 import json
 import os
@@ -57,9 +58,36 @@ class LoadWriteTest(tf.test.TestCase):
             self.assertEqual(restored, config)
             config_lib.validate_config(restored)
 
-    def test_read_missing(self):
-        with self.assertRaisesRegex(FileNotFoundError, 'no run config'):
-            config_lib.read_config(self._new_tempdir())
+    def test_read_missing_says_there_is_no_run(self):
+        empty = self._new_tempdir()
+        missing = os.path.join(empty, 'missing')
+        for path, reason in (
+            (empty, 'it has no config.json'),
+            (os.path.join(empty, 'config.json'), 'it has no config.json'),
+            (missing, 'the directory does not exist'),
+        ):
+            workdir = missing if path == missing else empty
+            with self.assertRaises(FileNotFoundError) as raised:
+                config_lib.read_config(path)
+            self.assertEqual(
+                str(raised.exception),
+                f'no training run in {workdir}: {reason}; train with '
+                f'tfglow-train --config=<config file> --workdir={workdir} first',
+            )
+
+    def test_config_history_appends(self):
+        workdir = self._new_tempdir()
+        config_lib.append_config_history(workdir, 4, {'num_train_steps': (4, 8)})
+        path = config_lib.append_config_history(workdir, 8, {'batch_size': (64, 32)})
+        self.assertEqual(path, os.path.join(workdir, 'config_history.json'))
+        with open(path) as f:
+            self.assertEqual(
+                json.load(f),
+                [
+                    {'step': 4, 'changes': {'num_train_steps': [4, 8]}},
+                    {'step': 8, 'changes': {'batch_size': [64, 32]}},
+                ],
+            )
 
 
 if __name__ == '__main__':

@@ -243,12 +243,31 @@ class ValidateConfigTest(tf.test.TestCase, parameterized.TestCase):
         ('negative_class', 'train_classes', (0, -1), r'train_classes must be a sequence'),
         ('repeated_class', 'eval_classes', (7, 7), r'eval_classes must be a sequence of distinct'),
         ('noise_samples', 'eval_noise_samples', 0, r'eval_noise_samples must be an integer'),
+        ('rotate_not_bool', 'rotate_train_classes', 1, r'rotate_train_classes must be'),
     )
     def test_bad_episodes(self, key, value, message):
         config = config_lib.base_config('fewshot_glow')
         _set(config, f'episodes.{key}', value)
         with self.assertRaisesRegex(ValueError, message):
             config_lib.validate_config(config)
+
+    @parameterized.named_parameters(
+        ('layer_zero', 'attention_layers', (0, 3), r'attention_layers must be a sequence of'),
+        ('repeated_layer', 'attention_layers', (2, 2), r'attention_layers must be a sequence'),
+        ('not_a_sequence', 'attention_layers', 3, r'attention_layers must be a sequence'),
+        ('negative_map', 'map_width', -1, r'map_width must be an integer >= 0'),
+        ('no_map_layers', 'map_layers', 0, r'map_layers must be an integer >= 1'),
+    )
+    def test_bad_support_conditioning(self, key, value, message):
+        config = config_lib.base_config('attention_pixelcnn')
+        with config.ignore_type():
+            _set(config, f'model.{key}', value)
+        with self.assertRaisesRegex(ValueError, message):
+            config_lib.validate_config(config)
+        config = config_lib.base_config('attention_pixelcnn')
+        config.model.attention_layers = (1, 4)
+        config.model.map_width = 32
+        config_lib.validate_config(config)
 
     def test_section_replaced_by_value(self):
         config = config_lib.base_config()

@@ -63,6 +63,47 @@ class EpisodicTest(tf.test.TestCase):
                 padding = batch['support'][b, size:]
                 self.assertAllEqual(padding, np.zeros_like(padding))
 
+    def test_other_support_is_another_class_of_the_same_group(self):
+        # Groups a: classes 0, 1, 2; b: 3, 4; c: 5 alone (its other support is any other class).
+        arrays = _classes(num_classes=6)
+        names = ['a/x', 'a/y', 'b/x', 'a/z', 'b/y', 'c/x']
+        groups = ['a', 'a', 'b', 'a', 'b', 'c']
+        arrays = dict(zip(names, arrays.values(), strict=True))
+        plain = episodic.make_episodes(arrays, batch_size=8, k_min=1, k_max=4, seed=3)
+        dataset = episodic.make_episodes(
+            arrays, batch_size=8, k_min=1, k_max=4, seed=3, other_support=True
+        )
+        others_seen = collections.defaultdict(set)
+        for batch, without in zip(_batches(dataset, 40), _batches(plain, 40), strict=True):
+            for key, value in without.items():  # The episodes are the same as without.
+                self.assertAllEqual(batch[key], value)
+            size = batch['num_support'][0]
+            for b in range(8):
+                label, other = batch['label'][b], batch['other_support'][b]
+                classes = set(other[:size, 0, 0, 0] - 1)
+                self.assertLen(classes, 1)
+                (other_class,) = classes
+                self.assertNotEqual(other_class, label)
+                if groups[label] != 'c':
+                    self.assertEqual(groups[other_class], groups[label])
+                self.assertLen(set(other[:size, 0, 1, 0]), size)  # distinct images
+                self.assertAllEqual(other[size:], np.zeros_like(other[size:]))
+                others_seen[int(label)].add(int(other_class))
+        self.assertEqual(others_seen[0], {1, 3})
+        self.assertEqual(others_seen[5], {0, 1, 2, 3, 4})
+
+    def test_other_classes(self):
+        others, counts = episodic.other_classes(['a/x', 'b/x', 'a/y', 'plain'])
+        self.assertAllEqual(counts, [1, 3, 1, 3])
+        self.assertAllEqual(others[0, :1], [2])
+        self.assertAllEqual(others[1], [0, 2, 3])
+        self.assertEqual(
+            episodic.group_of('images_evaluation/Angelic/character01'), 'images_evaluation/Angelic'
+        )
+        self.assertEqual(episodic.group_of('Angelic/character01'), 'Angelic')
+        with self.assertRaisesRegex(ValueError, 'another class needs at least 2 classes'):
+            episodic.other_classes(['a/x'])
+
     def test_set_size_and_class_cover_their_ranges(self):
         dataset = episodic.make_episodes(_classes(), batch_size=2, k_min=1, k_max=4, seed=1)
         batches = _batches(dataset, 200)

@@ -4,7 +4,7 @@ import math
 
 import tensorflow as tf
 
-from tfglow.fewshot.episodes import confidence_interval, sample_episodes
+from tfglow.fewshot.episodes import check_episode_classes, confidence_interval, sample_episodes
 
 
 class EpisodesTest(tf.test.TestCase):
@@ -30,6 +30,32 @@ class EpisodesTest(tf.test.TestCase):
         self.assertAllEqual(longer.support[:10], episodes.support)
         other = sample_episodes(sizes, 5, 3, 10, queries_per_class=2, seed=5)
         self.assertNotAllEqual(other.classes, episodes.classes)
+
+    def test_within_group_episodes_draw_every_class_from_one_group(self):
+        # Groups a: 5 classes, b: 3, c: 6, d: 1 (interleaved); 4-way episodes skip b and d.
+        groups = list('aabcacbadbaccacc')
+        episodes = sample_episodes([6] * len(groups), 4, 1, 200, groups=groups, seed=1)
+        self.assertEqual(episodes.groups_skipped, 2)
+        drawn = set()
+        for classes in episodes.classes:
+            self.assertLen(set(classes), 4)
+            self.assertLen({groups[c] for c in classes}, 1)
+            drawn.add(groups[classes[0]])
+        self.assertEqual(drawn, {'a', 'c'})
+        # Without groups, the classes of one episode span groups.
+        mixed = sample_episodes([6] * len(groups), 4, 1, 200, seed=1)
+        self.assertGreater(max(len({groups[c] for c in e}) for e in mixed.classes), 1)
+
+    def test_within_group_errors(self):
+        with self.assertRaisesRegex(
+            ValueError,
+            'need a group \\(alphabet\\) of 4 classes; the largest of the 2 groups has 3',
+        ):
+            sample_episodes([6] * 5, 4, 1, 10, groups=list('aaabb'))
+        with self.assertRaisesRegex(ValueError, 'got 2 groups for 5 classes'):
+            sample_episodes([6] * 5, 2, 1, 10, groups=list('ab'))
+        with self.assertRaisesRegex(ValueError, 'must be one of cross_alphabet, within_alphabet'):
+            check_episode_classes('one_alphabet')
 
     def test_bad_n_and_k(self):
         sizes = [6] * 4

@@ -99,12 +99,19 @@ class NearestSupport:
         return np.broadcast_to(mean, (n, *mean.shape)).copy()
 
 
-def separated_classes(num_classes=6, per_class=6, shape=PIXEL_SHAPE):
-    """Class c's images are c * 40 + noise in [0, 5): every image is nearest to its own class."""
+def separated_classes(num_classes=6, per_class=6, shape=PIXEL_SHAPE, group_sizes=None):
+    """Class c's images are c * 40 + noise in [0, 5): every image is nearest to its own class.
+
+    All classes are of group 'alphabet', or with `group_sizes` the first `group_sizes[0]` of
+    'alphabet0', the next of 'alphabet1', ... (`num_classes` is then their sum).
+    """
     rng = np.random.default_rng(0)
+    group_sizes = group_sizes or [num_classes]
+    groups = [g for g, size in enumerate(group_sizes) for _ in range(size)]
+    prefix = 'alphabet' if len(group_sizes) == 1 else 'alphabet{}'
     return {
-        f'alphabet/character{c:02d}': (c * 40 + rng.integers(0, 5, (per_class, *shape))).astype(
-            np.uint8
-        )
-        for c in range(num_classes)
+        f'{prefix.format(g)}/character{c:02d}': (
+            c * 40 + rng.integers(0, 5, (per_class, *shape))
+        ).astype(np.uint8)
+        for c, g in enumerate(groups)
     }

@@ -95,6 +95,9 @@ class AugmentExportTest(tf.test.TestCase):
             ({'num': 0}, 'num'),
             ({'strength': -1.0}, 'strength must be a finite number >= 0'),
             ({'strength': float('inf')}, 'strength must be a finite number >= 0'),
+            # Finite but absurd: the flow would overflow to NaN, which uint8 shows as black.
+            ({'strength': 1e30}, r'strength moves the latents out of \[-100, 100\]'),
+            ({'num': 1025}, r'num \(images to make\) must be <= 1024'),
             ({'x': images[:0]}, 'images must hold at least one'),
         ):
             with self.assertRaisesRegex(tf.errors.InvalidArgumentError, message):
@@ -102,14 +105,21 @@ class AugmentExportTest(tf.test.TestCase):
         # A wrong image shape is refused before the graph runs (by the signature's shape).
         with self.assertRaises((tf.errors.InvalidArgumentError, TypeError, ValueError)):
             module.augment(tf.zeros([2, 27, 28, 1], tf.uint8), 3, 1.0, tf.constant(0, tf.int64))
-        with self.assertRaisesRegex(tf.errors.InvalidArgumentError, 'finite'):
-            module.decode(tf.fill([1, 784], np.float32(np.nan)))
+        for value in (np.nan, 1e6, -1e30):
+            with self.assertRaisesRegex(tf.errors.InvalidArgumentError, 'latents must be finite'):
+                module.decode(tf.fill([1, 784], np.float32(value)))
+        self.assertAllEqual(module.encode(tf.constant(images))['exact'], [True, True])
 
     def test_savedmodel_codec_reads_it(self):
         codec = latent.SavedModelCodec(_export())
         self.assertEqual(codec.latent_size, 784)
         images = next(iter(helpers.omniglot('test', 1).values()))[:3]
         self.assertAllEqual(codec.decode(codec.encode(images)), images)
+        # What TensorFlow would cast silently is refused with one line.
+        with self.assertRaisesRegex(ValueError, 'decodes float latents; got bool'):
+            codec.decode(np.zeros([1, 784], bool))
+        with self.assertRaisesRegex(ValueError, r'uint8 images .*got float64'):
+            codec.encode(images.astype(np.float64))
         with self.assertRaisesRegex(FileNotFoundError, 'no SavedModel'):
             latent.SavedModelCodec(self.get_temp_dir())
 

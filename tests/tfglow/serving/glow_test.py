@@ -69,6 +69,15 @@ class ExportTest(tf.test.TestCase):
             metadata['signatures']['manipulate']['inputs']['images'],
             {'dtype': 'uint8', 'shape': [-1, 28, 28, 1]},
         )
+        self.assertEqual(
+            metadata['signatures']['encode']['outputs']['latents'],
+            {'dtype': 'float32', 'shape': [-1, 784]},
+        )
+        self.assertEqual(
+            metadata['signatures']['encode']['outputs']['exact'], {'dtype': 'bool', 'shape': [-1]}
+        )
+        self.assertEqual(metadata['max_batch'], 1024)
+        self.assertEqual((metadata['max_temperature'], metadata['max_latent']), (2.0, 100.0))
         self.assertEqual(set(self.signatures.keys()), set(glow.SIGNATURES))
         names = [name.decode() for name in self.loaded.attribute_names.numpy()]
         self.assertEqual(names, list(attributes.PROPERTIES))
@@ -102,6 +111,12 @@ class ExportTest(tf.test.TestCase):
         decoded = self.signatures['decode'](latents=latents['latents'])['images']
         self.assertEqual(decoded.dtype, tf.uint8)
         self.assertAllEqual(decoded, self.images)
+        self.assertAllEqual(latents['exact'], [True] * 64)
+        # Uniform noise, far off the data, still round trips on this model, and says so.
+        noise = np.random.default_rng(0).integers(0, 256, [8, 28, 28, 1], dtype=np.uint8)
+        latents = self.signatures['encode'](images=tf.constant(noise))
+        decoded = self.signatures['decode'](latents=latents['latents'])['images'].numpy()
+        self.assertAllEqual(latents['exact'], (decoded == noise).all(axis=(1, 2, 3)))
 
     def test_sample(self):
         sample = lambda num, temperature, seed: self.signatures['serving_default'](
@@ -128,6 +143,12 @@ class ExportTest(tf.test.TestCase):
         self.assertAllEqual(path[:, 0], self.images[:3])
         self.assertAllEqual(path[:, -1], self.images[3:6])
         self.assertNotAllEqual(path[:, 2], self.images[:3])
+        exact = self.signatures['interpolate'](
+            images_a=tf.constant(self.images[:3]),
+            images_b=tf.constant(self.images[3:6]),
+            num_steps=tf.constant(2),
+        )['exact']
+        self.assertAllEqual(exact, [True] * 3)
 
     def test_manipulate_is_the_latent_edit(self):
         images = tf.constant(self.images[:6])
@@ -139,6 +160,7 @@ class ExportTest(tf.test.TestCase):
         expected = self.signatures['decode'](latents=shifted)['images']
         self.assertAllEqual(edited['images'], expected)
         self.assertAllEqual(edited['images'][0], self.images[0])  # alpha 0: unchanged.
+        self.assertAllEqual(edited['exact'], [True] * 6)
 
     def test_bad_requests_name_the_problem(self):
         images = tf.constant(self.images[:2])
@@ -195,6 +217,36 @@ class ExportTest(tf.test.TestCase):
                 'manipulate',
                 dict(images=images, attribute=[0, 0], alpha=[1.0, np.nan]),
                 'alpha must be finite',
+            ),
+            # Finite but absurd: the flow overflows to NaN, which uint8 would show as black.
+            ('decode', dict(latents=tf.fill([1, 784], 1e6)), 'latents must be finite, every'),
+            ('decode', dict(latents=tf.fill([1, 784], -1e30)), 'latents must be finite, every'),
+            *[
+                (
+                    'serving_default',
+                    dict(num=2, temperature=temperature, seed=0),
+                    re.escape('temperature must be a finite number in [0, 2]'),
+                )
+                for temperature in (2.5, 30.0, 100.0)
+            ],
+            (
+                'manipulate',
+                dict(images=images, attribute=[0, 0], alpha=[1.0, 1e4]),
+                re.escape('alpha moves the latents out of [-100, 100]'),
+            ),
+            # One request cannot take the server down.
+            *[
+                (
+                    'serving_default',
+                    dict(num=num, temperature=0.7, seed=0),
+                    re.escape('num (images to sample) must be <= 1024'),
+                )
+                for num in (1025, 2**31 - 1)
+            ],
+            (
+                'interpolate',
+                dict(images_a=images, images_b=images, num_steps=2**31 - 1),
+                re.escape('B * num_steps must be <= 1024'),
             ),
         ]
         for name, kwargs, message in cases:
@@ -325,6 +377,18 @@ class ExportTest(tf.test.TestCase):
         self.assertNotEqual(refused.returncode, 0)
         self.assertIn('InvalidArgument', refused.stderr)
         self.assertIn('attribute must index one of the attributes of this export', refused.stderr)
+        # Issue 17's repro: this exited 0 with black images.
+        hot = export_helpers.run(
+            [
+                *run,
+                '--signature_def',
+                'serving_default',
+                '--input_exprs',
+                'num=2;temperature=100.0;seed=0',
+            ]
+        )
+        self.assertNotEqual(hot.returncode, 0)
+        self.assertIn('temperature must be a finite number in [0, 2]', hot.stderr)
 
 
 class ConditionalExportTest(tf.test.TestCase):

@@ -35,14 +35,6 @@ class HelpersTest(tf.test.TestCase):
         self.assertAllClose(metrics['bits_per_dim'], loss)
         self.assertAllClose(metrics['nats_per_image'], nats)
 
-    def test_levels_and_display(self):
-        pixels = tf.constant([0, 127, 128, 255], tf.uint8)
-        self.assertAllEqual(base.to_levels(pixels, 8), [0, 127, 128, 255])
-        self.assertAllEqual(base.to_levels(pixels, 1), [0, 0, 1, 1])
-        self.assertAllEqual(base.display([0, 1], 1), [0, 255])
-        self.assertAllEqual(base.display([0, 3], 2), [0, 255])
-        self.assertEqual(base.display([0, 255], 8).dtype, np.uint8)
-
     def test_grid_layout(self):
         self.assertEqual(base.grid_layout(16), (4, 4))
         self.assertEqual(base.grid_layout(5), (2, 3))

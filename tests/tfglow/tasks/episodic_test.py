@@ -7,6 +7,7 @@ import tensorflow as tf
 
 import tfp_flows.dequantization as dq
 from tfglow import config_lib, data, tasks
+from tfp_flows import testing
 
 _OMNIGLOT_GLOW = 'configs/omniglot_fewshot_glow.py:smoke'
 _OMNIGLOT_ATTENTION = 'configs/omniglot_attention_pixelcnn.py:smoke'
@@ -49,6 +50,8 @@ class FewShotGlowTaskTest(tf.test.TestCase):
         self.assertEqual(details['num_eval_classes'], 659)
         self.assertEqual(details['num_eval_episodes'], 40)
         self.assertEqual(details['eval_noise_samples'], 4)
+        self.assertEqual(first[0]['other_support'].shape, first[0]['support'].shape)
+        self.assertIn('another class of its group (alphabet)', details['specificity_gap_nats'])
 
     def test_nats_average_the_density_over_noise_samples(self):
         task = _task(_OMNIGLOT_GLOW)
@@ -89,15 +92,59 @@ class FewShotGlowTaskTest(tf.test.TestCase):
         self.assertEqual(levels.shape, (2, 3, 28, 28, 1))
         self.assertTrue(set(np.unique(levels)) <= {0, 1})
 
+    def test_evaluation_reports_the_specificity_gap(self):
+        # A model that ignores the support has no gap; a conditional one has the paired
+        # difference of its NLLs under the other support and its own.
+        strategy = tf.distribute.get_strategy()
+        for spec, ignores_support in (
+            ('configs/omniglot_fewshot_glow.py:unconditional,smoke', True),
+            (_OMNIGLOT_GLOW, False),
+        ):
+            task = _task(spec, num_eval_examples=6, eval_batch_size=6)
+            model = task.build_model()
+            task.initialize(model)
+            # Leave the zero-initialised state, where the support cannot change the density.
+            testing.perturb_variables(model, 0.05, seed=2)
+            metrics = task.make_evaluator(model, strategy)()
+            batch = _first(task.eval_dataset())
+            right = task.target_nats(model, batch).numpy()
+            other = task.target_nats(model, dict(batch, support=batch['other_support'])).numpy()
+            self.assertAllClose(metrics['specificity_gap_nats'], np.mean(other - right), atol=1e-3)
+            if ignores_support:
+                self.assertAllClose(metrics['specificity_gap_nats'], 0.0, atol=1e-4)
+            else:
+                self.assertNotAllClose(other, right)
+
     def test_held_out_fashion_mnist_classes(self):
         task = _task('configs/fashion_mnist_fewshot_glow.py:smoke')
         names = data.get_info(task.config.data).class_names
         self.assertEqual(list(task.train_class_arrays), names[:7])
         self.assertEqual(list(task.eval_class_arrays), names[7:])
         self.assertLen(task.eval_class_arrays['Bag'], 1000)
+        self.assertIn(
+            'any other class, no groups', task.evaluation_details()['specificity_gap_nats']
+        )
 
 
 class AttentionPixelCNNTaskTest(tf.test.TestCase):
+    def test_rotated_training_classes_are_new_classes(self):
+        plain = _task(_OMNIGLOT_ATTENTION).train_class_arrays
+        task = _task(_OMNIGLOT_ATTENTION)
+        task.config.episodes.rotate_train_classes = True
+        rotated = task.train_class_arrays
+        self.assertLen(rotated, 4 * len(plain))
+        name = next(iter(plain))
+        for turns in range(4):
+            self.assertAllEqual(
+                rotated[f'{name}@rot{90 * turns}'], np.rot90(plain[name], turns, axes=(1, 2))
+            )
+        # The evaluation classes stay as they are.
+        self.assertLen(task.eval_class_arrays, 659)
+        self.assertEqual(
+            _first(task.train_dataset(tf.distribute.InputContext(), 0))['target'].shape[1:],
+            (28, 28, 1),
+        )
+
     def test_nats_are_the_exact_conditional_nll_of_binary_levels(self):
         task = _task(_OMNIGLOT_ATTENTION)
         model = task.build_model()

@@ -34,12 +34,82 @@ def _support(batch, size, shape, max_value, seed=0):
     return rng.integers(0, max_value + 1, (batch, size, *shape)).astype(np.int32)
 
 
+def _assert_learns_to_use_the_support(test, model, shape, k=2):
+    """A few dozen Adam steps on episodes whose support holds noisy copies of the target (10% of
+    pixels flipped); then, on new random targets, K exact copies must beat an unrelated support.
+    Random bits are unpredictable without the support (log 2 nats per pixel), so only reading the
+    right support content can make the difference."""
+    optimizer = tf.keras.optimizers.Adam(1e-2)
+
+    @tf.function
+    def train_step(seed):
+        target_seed, flip_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
+        targets = tf.random.stateless_uniform([32, *shape], target_seed) < 0.5
+        flips = tf.random.stateless_uniform([32, k, *shape], flip_seed) < 0.1
+        support = tf.cast(tf.not_equal(targets[:, None], flips), tf.int32)
+        with tf.GradientTape() as tape:
+            loss = -tf.reduce_mean(model.log_prob(tf.cast(targets, tf.int32), support=support))
+        variables = model.trainable_variables
+        optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+        return loss
+
+    rng = np.random.default_rng(123)
+    targets = rng.integers(0, 2, (64, *shape))
+    copies = np.repeat(targets[:, None], k, axis=1)
+    unrelated = rng.integers(0, 2, (64, k, *shape))
+    for step in range(60):
+        train_step(tf.constant([step, 7]))
+    with_copies = model.log_prob(targets, support=copies).numpy().mean()
+    with_unrelated = model.log_prob(targets, support=unrelated).numpy().mean()
+    test.assertGreater(with_copies, with_unrelated + 3.0)
+    test.assertGreater(with_copies, -16 * np.log(2.0) + 2.0)
+
+
+def _assert_sampler_matches_the_parallel_pass(test, model, label=None):
+    """Teacher-forced through the sampler's pixel loop, a [3, 3, 3] model's output parameters
+    equal those of the parallel pass, for two samples of each of two sets (one slot masked)."""
+    shape = model.image_shape
+    rng = np.random.default_rng(0)
+    images = tf.constant(rng.integers(0, 256, (4, *shape)), tf.int32)
+    # Two samples per set, sample-major as in sample(2, support=...): [S=2, B=2].
+    support = tf.constant(rng.integers(0, 256, (2, 2, *shape)), tf.int32)
+    mask = tf.constant([[True, False], [True, True]])
+    conditioning = model._conditioning(label=label, support=support, support_mask=mask)
+
+    @tf.function
+    def teacher_forced():
+        def draw(params, row, col, channel):
+            value = images[:, row, col, channel]
+            return value, model.preprocess(value)
+
+        leading = tf.constant([2, 2])
+        return model.network.autoregress(
+            tf.constant(4),
+            draw,
+            label=model._flat_label(conditioning, leading),
+            conditioner=model._conditioner(conditioning, leading),
+            return_parameters=True,
+        )
+
+    values, params = teacher_forced()
+    test.assertAllEqual(values, images)
+    expected = model.output_parameters(
+        model.preprocess(tf.reshape(images, [2, 2, *shape])),
+        label=label,
+        support=support,
+        support_mask=mask,
+    )
+    test.assertAllClose(params, tf.reshape(expected, params.shape), atol=1e-4)
+
+
 class AttentionPixelCNNTest(tf.test.TestCase, parameterized.TestCase):
     @parameterized.named_parameters(
         ('bernoulli_rgb', 'bernoulli', (4, 4, 3), dict(num_layers=4)),
         ('categorical_gray', 'categorical', (3, 3, 1), dict(num_heads=2)),
         ('logistic_rgb_two_heads_per_channel', 'logistic_mixture', (2, 3, 3), dict(num_heads=6)),
         ('pooled_support', 'categorical', (4, 4, 3), dict(support_pool=2)),
+        ('support_map', 'bernoulli', (4, 4, 3), dict(map_width=4, map_layers=1)),
+        ('support_map_only', 'categorical', (3, 3, 1), dict(map_width=4, attention_layers=())),
     )
     def test_each_sub_pixel_depends_on_all_earlier_and_no_later_ones(self, output, shape, options):
         model = perturbed(AttentionPixelCNN(shape, output, **dict(TINY, **options)))
@@ -124,74 +194,16 @@ class AttentionPixelCNNTest(tf.test.TestCase, parameterized.TestCase):
         )
 
     def test_learns_to_use_the_support(self):
-        """A few dozen Adam steps on episodes whose support holds noisy copies of the target (10%
-        of pixels flipped); then, on new random targets, K exact copies must beat an unrelated
-        support. Random bits are unpredictable without the support (log 2 nats per pixel), so only
-        attention to the right support content can make the difference."""
-        shape, k = (4, 4, 1), 2
+        """Attention alone learns to read the support (see _assert_learns_to_use_the_support)."""
+        shape = (4, 4, 1)
         options = dict(TINY, hidden_width=16, head_width=16, attention_layers=(1, 2))
         options.update(num_heads=2, key_width=8, value_width=8)
         model = AttentionPixelCNN(shape, 'bernoulli', **options)
-        optimizer = tf.keras.optimizers.Adam(1e-2)
-
-        @tf.function
-        def train_step(seed):
-            target_seed, flip_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
-            targets = tf.random.stateless_uniform([32, *shape], target_seed) < 0.5
-            flips = tf.random.stateless_uniform([32, k, *shape], flip_seed) < 0.1
-            support = tf.cast(tf.not_equal(targets[:, None], flips), tf.int32)
-            with tf.GradientTape() as tape:
-                loss = -tf.reduce_mean(model.log_prob(tf.cast(targets, tf.int32), support=support))
-            variables = model.trainable_variables
-            optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
-            return loss
-
-        rng = np.random.default_rng(123)
-        targets = rng.integers(0, 2, (64, *shape))
-        copies = np.repeat(targets[:, None], k, axis=1)
-        unrelated = rng.integers(0, 2, (64, k, *shape))
-        for step in range(60):
-            train_step(tf.constant([step, 7]))
-        with_copies = model.log_prob(targets, support=copies).numpy().mean()
-        with_unrelated = model.log_prob(targets, support=unrelated).numpy().mean()
-        self.assertGreater(with_copies, with_unrelated + 3.0)
-        self.assertGreater(with_copies, -16 * np.log(2.0) + 2.0)
+        _assert_learns_to_use_the_support(self, model, shape)
 
     def test_sampler_matches_the_parallel_pass_under_teacher_forcing(self):
-        shape = (3, 3, 3)
-        model = perturbed(AttentionPixelCNN(shape, **dict(TINY, num_classes=2, support_pool=3)))
-        rng = np.random.default_rng(0)
-        images = tf.constant(rng.integers(0, 256, (4, *shape)), tf.int32)
-        # Two samples per set, sample-major as in sample(2, support=...): [S=2, B=2].
-        support = tf.constant(rng.integers(0, 256, (2, 2, *shape)), tf.int32)
-        mask = tf.constant([[True, False], [True, True]])
-        label = tf.constant([1, 0])
-        conditioning = model._conditioning(label=label, support=support, support_mask=mask)
-
-        @tf.function
-        def teacher_forced():
-            def draw(params, row, col, channel):
-                value = images[:, row, col, channel]
-                return value, model.preprocess(value)
-
-            leading = tf.constant([2, 2])
-            return model.network.autoregress(
-                tf.constant(4),
-                draw,
-                label=model._flat_label(conditioning, leading),
-                conditioner=model._conditioner(conditioning, leading),
-                return_parameters=True,
-            )
-
-        values, params = teacher_forced()
-        self.assertAllEqual(values, images)
-        expected = model.output_parameters(
-            model.preprocess(tf.reshape(images, [2, 2, *shape])),
-            label=label,
-            support=support,
-            support_mask=mask,
-        )
-        self.assertAllClose(params, tf.reshape(expected, params.shape), atol=1e-4)
+        model = perturbed(AttentionPixelCNN((3, 3, 3), **dict(TINY, num_classes=2, support_pool=3)))
+        _assert_sampler_matches_the_parallel_pass(self, model, label=tf.constant([1, 0]))
 
     def test_samples_follow_the_model_distribution_for_each_set(self):
         shape = (2, 2, 1)
@@ -299,6 +311,8 @@ class AttentionPixelCNNTest(tf.test.TestCase, parameterized.TestCase):
         ('fewer_heads_than_channels', dict(num_heads=2), 'num_heads must be >= C=3'),
         ('unknown_output', dict(output='gaussian'), 'output must be one of'),
         ('pool_not_dividing', dict(support_pool=3), 'pooling window must be an integer >= 1'),
+        ('nothing_to_condition_on', dict(attention_layers=()), 'not empty without a support map'),
+        ('negative_map_width', dict(map_width=-1), 'map_width must be an integer >= 0'),
     )
     def test_bad_construction_raises_clear_value_error(self, overrides, message):
         options = dict(TINY, **overrides)
@@ -332,6 +346,85 @@ class AttentionPixelCNNTest(tf.test.TestCase, parameterized.TestCase):
             model.log_prob(images, support=np.zeros([3, 3, *shape], np.int32))
         with self.assertRaisesRegex(ValueError, 'not class-conditional'):
             model.log_prob(images, support=support, label=[0, 1])
+
+
+# A support map beside attention at one layer, and a support map alone.
+MAP_VARIANTS = (
+    ('map_and_attention', dict(map_width=4, map_layers=2, attention_layers=(2,))),
+    ('map_only', dict(map_width=4, map_layers=2, attention_layers=())),
+)
+
+
+class SupportMapTest(tf.test.TestCase, parameterized.TestCase):
+    @parameterized.named_parameters(*MAP_VARIANTS)
+    def test_probabilities_sum_to_one_with_and_without_masked_slots(self, options):
+        model = perturbed(AttentionPixelCNN((2, 2, 1), 'bernoulli', **dict(TINY, **options)))
+        support = _support(1, 3, (2, 2, 1), 1)
+        for mask in (None, np.array([[True, False, True]]), np.zeros([1, 3], bool)):
+            total = total_probability(model, (2, 2, 1), support=support, support_mask=mask)
+            self.assertAllClose(total, 1.0, atol=2e-5)
+
+    @parameterized.named_parameters(*MAP_VARIANTS)
+    def test_invariant_to_the_order_of_the_support_and_blind_to_padded_slots(self, options):
+        shape = (3, 3, 3)
+        model = perturbed(AttentionPixelCNN(shape, **dict(TINY, **options)))
+        images = _support(2, 1, shape, 255, seed=1)[:, 0]
+        support = _support(2, 4, shape, 255)
+        mask = np.array([[True, True, False, True], [False, True, True, False]])
+        expected = model.log_prob(images, support=support, support_mask=mask)
+        order = [3, 0, 2, 1]
+        permuted = model.log_prob(images, support=support[:, order], support_mask=mask[:, order])
+        self.assertAllClose(permuted, expected, atol=1e-5)
+        scrambled = support.copy()
+        scrambled[~mask] = 255 - scrambled[~mask]
+        self.assertAllEqual(model.log_prob(images, support=scrambled, support_mask=mask), expected)
+        # A visible slot does matter.
+        changed = support.copy()
+        changed[0, 0] = 255 - changed[0, 0]
+        changed_log_prob = model.log_prob(images, support=changed, support_mask=mask)
+        self.assertGreater(abs(float(changed_log_prob[0] - expected[0])), 1e-4)
+
+    def test_a_set_with_no_valid_slot_adds_nothing(self):
+        shape = (3, 3, 1)
+        options = dict(TINY, map_width=4, attention_layers=())
+        model = perturbed(AttentionPixelCNN(shape, 'bernoulli', **options))
+        images = _support(2, 1, shape, 1)[:, 0]
+        support = _support(2, 2, shape, 1, seed=3)
+        nothing = np.zeros([2, 2], bool)
+        log_prob = model.log_prob(images, support=support, support_mask=nothing)
+        # The map is zero, so every bias is: the gated network alone, with no conditioner.
+        params = model.network(model.preprocess(images))
+        expected = tf.reduce_sum(model._sub_pixel_log_prob(params, images), axis=[1, 2, 3])
+        self.assertAllClose(log_prob, expected, atol=1e-5)
+
+    @parameterized.named_parameters(*MAP_VARIANTS)
+    def test_sampler_matches_the_parallel_pass_under_teacher_forcing(self, options):
+        model = perturbed(AttentionPixelCNN((3, 3, 3), **dict(TINY, **options)))
+        _assert_sampler_matches_the_parallel_pass(self, model)
+
+    @parameterized.named_parameters(*MAP_VARIANTS)
+    def test_gradients_reach_every_trainable_variable(self, options):
+        shape = (3, 3, 3)
+        model = perturbed(AttentionPixelCNN(shape, 'categorical', **dict(TINY, **options)))
+        images = _support(2, 1, shape, 255)[:, 0]
+        support = _support(2, 2, shape, 255, seed=1)
+        with tf.GradientTape() as tape:
+            loss = -tf.reduce_mean(model.log_prob(images, support=support))
+        variables = model.trainable_variables
+        self.assertTrue(any('support_map' in v.name for v in variables))
+        self.assertEqual(
+            any('support_encoder' in v.name for v in variables), bool(options['attention_layers'])
+        )
+        for variable, gradient in zip(variables, tape.gradient(loss, variables)):
+            self.assertIsNotNone(gradient, variable.name)
+            self.assertGreater(float(tf.reduce_max(tf.abs(gradient))), 0.0, variable.name)
+
+    def test_a_map_alone_learns_to_use_the_support(self):
+        """As test_learns_to_use_the_support, with the support map and no attention at all."""
+        shape = (4, 4, 1)
+        options = dict(TINY, hidden_width=16, head_width=16, map_width=8, attention_layers=())
+        model = AttentionPixelCNN(shape, 'bernoulli', **options)
+        _assert_learns_to_use_the_support(self, model, shape)
 
 
 if __name__ == '__main__':

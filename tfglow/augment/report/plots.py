@@ -10,7 +10,7 @@ from tfglow import images as image_files
 from tfglow.augment.latent import ClassLatents, LatentCodec
 from tfglow.augment.methods import AugmentOptions, BaseStatistics, augment_latents
 
-__all__ = ['examples_grid', 'plot_estimation', 'plot_normality']
+__all__ = ['plot_estimation', 'plot_normality', 'write_examples']
 
 
 def _pyplot():
@@ -84,7 +84,8 @@ def plot_estimation(h2: dict, path: str) -> None:
     _save(fig, path)
 
 
-def examples_grid(
+def write_examples(
+    path: str,
     codec: LatentCodec,
     targets: ClassLatents,
     class_arrays: Mapping[str, np.ndarray],
@@ -95,22 +96,35 @@ def examples_grid(
     shots: int = 5,
     per_row: int = 8,
     seed: int = 0,
-) -> np.ndarray:
-    """A grid: per class, one row per method, `shots` support images then `per_row` augmented."""
+) -> list[str]:
+    """Writes a PNG: per class, one row per method, `shots` support images then `per_row` augmented.
+
+    Each row is labelled `<class>: <method>`; a grey cell separates the support images from the
+    augmented ones.
+
+    Returns:
+      The row labels, top to bottom.
+    """
     rng = np.random.default_rng([seed, 5])
     classes = np.sort(rng.choice(targets.num_classes, min(num_classes, targets.num_classes), False))
     shape = codec.image_shape
-    cells = []
+    rows, labels = [], []
     for c in classes:
         images = np.asarray(class_arrays[targets.names[c]])
         k = min(shots, len(images))
         pick = rng.choice(len(images), k, replace=False)
-        for index, method in enumerate(methods.values()):
+        for index, (name, method) in enumerate(methods.items()):
             z = augment_latents(targets.of(c)[pick], base, per_row, method, seed=[seed, index, c])
             row = np.zeros([shots + 1 + per_row, *shape], np.uint8)
             row[:k] = images[pick]
             row[shots] = 128  # A grey cell between the support and the augmented images.
             row[shots + 1 :] = codec.decode(z)
-            cells.append(row)
-    cells = np.concatenate(cells)
-    return image_files.make_grid(cells, len(classes) * len(methods), pad_value=64)
+            rows.append(row)
+            labels.append(f'{targets.names[c]}: {name}')
+    image_files.write_labelled_grid(
+        path,
+        rows,
+        labels,
+        f'Each row: {shots} support images | grey | {per_row} augmented by the named method',
+    )
+    return labels

@@ -15,9 +15,8 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from tfglow import images as image_files
 from tfglow.augment import evaluate, features, hypotheses
-from tfglow.augment.latent import ClassLatents, LatentCodec, encode_classes, group_of
+from tfglow.augment.latent import ClassLatents, LatentCodec, encode_classes
 from tfglow.augment.methods import METHODS, AugmentOptions, BaseStatistics
 from tfglow.augment.report.markdown import report_markdown
 from tfglow.augment.report.options import (
@@ -25,7 +24,8 @@ from tfglow.augment.report.options import (
     HYPOTHESES_DEFAULT_OPTIONS,
     ReportOptions,
 )
-from tfglow.augment.report.plots import examples_grid, plot_estimation, plot_normality
+from tfglow.augment.report.plots import plot_estimation, plot_normality, write_examples
+from tfglow.data.episodic import group_of
 
 __all__ = ['rewrite_report', 'run_hypotheses_report', 'run_report', 'write_report']
 
@@ -139,8 +139,15 @@ def run_report(
         )
         for name in METHODS
     }
-    grid = examples_grid(codec, eval_latents, eval_arrays, base, methods, seed=options.seed)
-    image_files.write_png(os.path.join(output_dir, 'augment_examples.png'), grid)
+    write_examples(
+        os.path.join(output_dir, 'augment_examples.png'),
+        codec,
+        eval_latents,
+        eval_arrays,
+        base,
+        methods,
+        seed=options.seed,
+    )
 
     def classify(methods: dict, settings, num_episodes: int, seed: int) -> dict:
         return evaluate.classify_with_augmentation(
