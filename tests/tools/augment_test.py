@@ -2,7 +2,7 @@
 
 The tool is run as a subprocess (its flags share names with the other tools', so it is not
 imported here). Its checks of class folders are `tfglow.augment.folders`' (tested there); the
-SavedModel it exports with --export_dir is `tfglow.augment.serving`'s (tested there).
+SavedModel it exports with --export_dir is `tfglow.serving.augment`'s (tested there).
 """
 
 import glob

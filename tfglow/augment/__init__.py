@@ -9,9 +9,9 @@ hypotheses.py  hypothesis 1 (pooled deviations tend to normal) and 2 (related cl
 methods.py     BaseStatistics and the augmentation methods 'pooled', 'transfer', 'calibrated'
 features.py    the frozen CNN of the few-shot classification
 evaluate.py    N-way K-shot nearest-centroid accuracy with and without each method
-serving.py     the SavedModel export (augment / encode / decode signatures)
 folders.py     class folders of PNGs in and out
-report.py      everything above as one report (tfglow-augment-report)
+report/        everything above as one report (tfglow-augment-report); the SavedModel export
+               (augment / encode / decode signatures) is tfglow.serving.augment
 ```
 """
 
