@@ -18,7 +18,8 @@ Variants (`--config=configs/omniglot_attention_pixelcnn.py:<variant>`):
             Built to make the likelihood specific to the support's character (the specificity
             gap and within-alphabet classification of `tfglow-fewshot-eval
             --analyses=specificity --episode_classes=within_alphabet`); not yet the default until
-            measured with the evaluator on the full split.
+            measured with the evaluator on the full split. `--config.model.attention=False`
+            keeps the map alone (no attention).
   smoke:    a few steps of a tiny model, for tests (combines with pixelcnn and support_map).
 
 Training: episodes of the 964 background classes ('train', "images_background"): per batch a

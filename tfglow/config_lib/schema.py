@@ -91,8 +91,9 @@ MODEL_KEYS = {
         'encoder_width': 32,
         'encoder_layers': 2,
         'support_pool': 1,
-        # The layers that attend (() = every third counting back from the last), and the channels
-        # and convolutions of a location-dependent support map (0 = none).
+        # Whether to attend and at which layers (() = every third counting back from the last),
+        # and the channels and convolutions of a location-dependent support map (0 = none).
+        'attention': True,
         'attention_layers': (),
         'map_width': 0,
         'map_layers': 3,

@@ -290,6 +290,11 @@ def _check_model(config: ml_collections.ConfigDict, schema: ml_collections.Confi
             f'config.model.weight_y is {model.weight_y} but config.model.class_conditional '
             'is False; the class-prediction loss needs a class-conditional model (or set 0.0)'
         )
+    if 'attention' in schema and not model.attention and not model.map_width:
+        raise ValueError(
+            'config.model.attention is False and config.model.map_width is 0: the model would '
+            'not read the support set; attend, or give it a support map (map_width > 0)'
+        )
     if 'output' in schema:
         # The PixelCNN's outputs fix the number of pixel levels: 2 for Bernoulli, else 256.
         n_bits = 1 if model.output == 'bernoulli' else 8

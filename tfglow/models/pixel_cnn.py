@@ -54,7 +54,8 @@ def build_attention_pixel_cnn(
     Args:
       model_config: the config's `model` section (`output`, `num_layers`, `hidden_width`,
         `num_mixtures`, `num_heads`, `key_width`, `value_width`, `encoder_width`,
-        `encoder_layers`, `support_pool`, `attention_layers`, `map_width`, `map_layers`).
+        `encoder_layers`, `support_pool`, `attention`, `attention_layers`, `map_width`,
+        `map_layers`).
       image_shape: `(H, W, C)` of the data.
       seed: seed of the random initial weights.
 
@@ -76,7 +77,11 @@ def build_attention_pixel_cnn(
         # Workdirs written before the key existed pooled nothing.
         support_pool=model_config.get('support_pool', 1),
         # Workdirs written before these keys existed attend at the default layers, with no map.
-        attention_layers=tuple(model_config.get('attention_layers', ())) or None,
+        attention_layers=(
+            tuple(model_config.get('attention_layers', ())) or None
+            if model_config.get('attention', True)
+            else ()
+        ),
         map_width=model_config.get('map_width', 0),
         map_layers=model_config.get('map_layers', 3),
         seed=seed,

@@ -268,6 +268,11 @@ class ValidateConfigTest(tf.test.TestCase, parameterized.TestCase):
         config.model.attention_layers = (1, 4)
         config.model.map_width = 32
         config_lib.validate_config(config)
+        config.model.attention = False
+        config_lib.validate_config(config)
+        config.model.map_width = 0
+        with self.assertRaisesRegex(ValueError, r'would not read the support set'):
+            config_lib.validate_config(config)
 
     def test_section_replaced_by_value(self):
         config = config_lib.base_config()
