@@ -25,8 +25,9 @@ Choices:
 - Categorical output, not a logistic mixture: Fashion-MNIST's pixels pile up at 0 (background)
   and are often bimodal at garment edges, which a 256-way softmax models at no extra cost.
 - Adam at 1e-3 with a 200-step warmup and no gradient clipping: the usual PixelCNN recipe.
-- Samples at temperature 1 only: an autoregressive model samples exactly, one pixel at a time (a
-  16-sample grid costs 784 network steps).
+- Training's sample grids are at temperature 1, the model itself, one pixel at a time (a
+  16-sample grid costs 784 network steps); `tfp_flows.PixelCNN.sample(..., temperature=T)` and
+  `tfglow-fewshot-eval --temperature` temper each pixel's conditional.
 """
 
 import ml_collections

@@ -71,13 +71,14 @@ from tfglow import config_lib
 
 NATIVE_IMAGE_SHAPE = (28, 28, 1)
 NUM_CLASSES = 964
-VARIANTS = ('smoke', 'pixelcnn', 'support_map')
+VARIANTS = ('smoke', 'pixelcnn', 'attention', 'attention_only')
 
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     """Returns the config for the variants named in `arg` (comma-separated; see VARIANTS)."""
     variants = config_lib.parse_variants(arg, VARIANTS)
-    baseline = 'pixelcnn' in variants
+    route = config_lib.pick_variant(variants, ('pixelcnn', 'attention', 'attention_only'), 'map')
+    baseline = route == 'pixelcnn'
     config = config_lib.base_config('pixelcnn' if baseline else 'attention_pixelcnn')
     config.strategy = 'default'
 
@@ -102,23 +103,27 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
         # A key per 4x4 patch of each support image (7x7 per image): 1/16 of the attention's time
         # and memory of a key per pixel, which on a CPU is memory-bound on the logits.
         config.model.support_pool = 4
+        config.model.attention = route != 'map'
+        if route != 'attention_only':
+            config.model.map_width = 32
+            config.model.map_layers = 3
         config.episodes.k_min = 1
         config.episodes.k_max = 5
         config.episodes.eval_support_size = 5
-        if 'support_map' in variants:
-            config.model.map_width = 32
-            config.model.map_layers = 3
+        # Each background class turned by 90, 180 and 270 degrees is three more classes.
+        config.episodes.rotate_train_classes = route != 'attention_only'
 
     config.batch_size = 16
-    # Attention weights of 25 targets x 5 supports are about 1.2 GB per layer.
-    config.eval_batch_size = 25
-    config.num_train_steps = 1000
+    # Attention weights of 25 targets x 5 supports are about 1.2 GB per layer; the map alone
+    # needs a fraction of that.
+    config.eval_batch_size = 25 if config.model.get('attention', False) else 100
+    config.num_train_steps = 1000 if route in ('pixelcnn', 'attention_only') else 10000
     config.optimizer = 'adam'
     config.learning_rate = 1e-3
     config.warmup_steps = 200
     config.ema_decay = 0.999
     config.log_every_steps = 50
-    config.checkpoint_every_steps = 500
+    config.checkpoint_every_steps = 500 if config.num_train_steps <= 1000 else 1000
     config.eval_every_steps = 2000
     # Attention: 1,000 evaluation episodes; baseline: every evaluation image (13,180).
     config.num_eval_examples = 0 if baseline else 1000

@@ -44,6 +44,7 @@ class ConfigsTest(tf.test.TestCase, parameterized.TestCase):
             'mnist_glow.py',
             'fashion_mnist_pixelcnn.py',
             'omniglot_attention_pixelcnn.py',
+            'omniglot_meta_pixelcnn.py',
             'omniglot_fewshot_glow.py',
             'fashion_mnist_fewshot_glow.py',
         }

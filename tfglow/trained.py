@@ -93,7 +93,8 @@ class TrainedRun:
 
     @property
     def family(self) -> str:
-        """`config.model.name`: 'glow', 'fewshot_glow', 'pixelcnn' or 'attention_pixelcnn'."""
+        """`config.model.name`: 'glow', 'fewshot_glow', 'pixelcnn', 'attention_pixelcnn' or
+        'meta_pixelcnn'."""
         return self.config.model.name
 
 

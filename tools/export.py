@@ -10,7 +10,8 @@ run's `config.model.name` decides the signatures: a 'glow' run gets serving_defa
 bits_per_dim, encode, decode, interpolate and manipulate (see tfglow.serving.glow); `--attributes`
 takes the file written by `tfglow-attributes`. A 'fewshot_glow' run gets fewshot_log_prob and
 fewshot_sample (plus encode and decode for `context='none'`), an 'attention_pixelcnn' or
-'pixelcnn' run log_prob and sample (see tfglow.serving.fewshot); `--num_noise_samples` sets the
+'pixelcnn' run log_prob and sample (see tfglow.serving.fewshot), a 'meta_pixelcnn' run the same
+(tfglow.serving.meta_pixel_cnn); `--num_noise_samples` sets the
 dequantisation draws of fewshot_log_prob. `--max_batch` caps the images one request may make
 (`num`, `B * num_steps`, `num * B`; stored in the metadata), so one request cannot exhaust the
 server's memory.

@@ -91,7 +91,7 @@ _ROUNDS = flags.DEFINE_integer(
     'rounds', 2, 'Sampling rounds; each adds its samples to the support set (1 = plain).'
 )
 _TEMPERATURE = flags.DEFINE_float(
-    'temperature', 1.0, 'Sampling temperature (flows; PixelCNNs sample at 1 only).'
+    'temperature', 1.0, 'Sampling temperature (1 samples the model exactly).'
 )
 _FIDELITY_WAYS = flags.DEFINE_integer('fidelity_ways', 20, 'N of the sample-fidelity episodes.')
 _FIDELITY_EPISODES = flags.DEFINE_integer('fidelity_episodes', 10, 'Sample-fidelity episodes.')
@@ -101,7 +101,7 @@ _FIDELITY_CLASSES = flags.DEFINE_string(
 _FIDELITY_TEMPERATURES = flags.DEFINE_list(
     'fidelity_temperatures',
     ['0.6', '0.8'],
-    'Sample-fidelity temperatures besides 1 (flows; PixelCNNs sample at 1 only).',
+    'Sample-fidelity temperatures besides 1.',
 )
 _FEATURE_EPOCHS = flags.DEFINE_integer(
     'feature_epochs', 8, "Epochs of the sample-fidelity classifier on the run's training split."

@@ -173,6 +173,7 @@ class ModelFamiliesTest(tf.test.TestCase, parameterized.TestCase):
     @parameterized.named_parameters(
         ('pixelcnn', 'fashion_mnist_pixelcnn.py', 'images', False),
         ('attention_pixelcnn', 'omniglot_attention_pixelcnn.py', 'episodes', False),
+        ('meta_pixelcnn', 'omniglot_meta_pixelcnn.py', 'episodes', False),
         ('fewshot_glow_omniglot', 'omniglot_fewshot_glow.py', 'episodes', True),
         ('fewshot_glow_fashion_mnist', 'fashion_mnist_fewshot_glow.py', 'episodes', True),
     )

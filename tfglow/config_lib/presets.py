@@ -38,6 +38,11 @@ _SMOKE_MODEL_SIZES = {
     'key_width': 4,
     'value_width': 4,
     'encoder_layers': 1,
+    'condition_width': 4,
+    'inner_loss_width': 8,
+    'inner_loss_layers': 1,
+    'dequantizer_couplings': 1,
+    'dequantizer_width': 8,
 }
 
 

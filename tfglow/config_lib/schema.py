@@ -14,6 +14,7 @@ import ml_collections
 
 __all__ = [
     'COUPLINGS',
+    'DEQUANTIZATIONS',
     'EPISODIC_MODELS',
     'FLOW_MODELS',
     'MODEL_KEYS',
@@ -31,10 +32,10 @@ __all__ = [
 
 STRATEGIES = ('default', 'one_device', 'mirrored', 'multi_worker_mirrored', 'tpu')
 SOURCES = ('tfds', 'folder', 'tfrecord', 'idx', 'omniglot_npz')
-MODEL_NAMES = ('glow', 'pixelcnn', 'attention_pixelcnn', 'fewshot_glow')
+MODEL_NAMES = ('glow', 'pixelcnn', 'attention_pixelcnn', 'meta_pixelcnn', 'fewshot_glow')
 # Models trained on episodes (a support set and a target of one class) rather than on images; their
 # configs have an `episodes` section.
-EPISODIC_MODELS = ('attention_pixelcnn', 'fewshot_glow')
+EPISODIC_MODELS = ('attention_pixelcnn', 'meta_pixelcnn', 'fewshot_glow')
 FLOW_MODELS = ('glow', 'fewshot_glow')
 # tfp_flows.PixelCNN's `output`.
 PIXEL_CNN_OUTPUTS = ('categorical', 'logistic_mixture', 'bernoulli')
@@ -45,6 +46,8 @@ COUPLINGS = ('affine', 'additive')
 # dtype): bfloat16 is mixed precision for CPUs with bf16 units (AMX, AVX512-BF16) and recent GPUs;
 # float16 for GPUs.
 NETWORK_DTYPES = ('float32', 'bfloat16', 'float16')
+# tfp_flows.FewShotGlow's `dequantization`.
+DEQUANTIZATIONS = ('uniform', 'variational')
 OPTIMIZERS = ('adamax', 'adam')
 
 # Each family's `model` section with its defaults, beside `name`. Every key is required, so the
@@ -81,6 +84,12 @@ MODEL_KEYS = {
         'pooling': 'attention',
         'num_heads': 4,
         'n_bits_x': 8,
+        # Channels of a full-resolution support map read by the finest level (0 = none).
+        'support_map_width': 0,
+        # Dequantisation noise: 'uniform', or 'variational' (a learned q(u | x), Flow++).
+        'dequantization': 'uniform',
+        'dequantizer_couplings': 3,
+        'dequantizer_width': 32,
     },
     'pixelcnn': {**_PIXEL_CNN_KEYS, 'class_conditional': False, 'n_bits_x': 8},
     'attention_pixelcnn': {
@@ -97,6 +106,19 @@ MODEL_KEYS = {
         'attention_layers': (),
         'map_width': 0,
         'map_layers': 3,
+        'n_bits_x': 8,
+    },
+    # tfp_flows.MetaPixelCNN: the entries of the conditioning vector phi, the inner gradient steps
+    # on the support and their initial (learned) step size, whether to stop gradients through
+    # the inner gradients, and the learned inner loss's convolutions.
+    'meta_pixelcnn': {
+        **_PIXEL_CNN_KEYS,
+        'condition_width': 32,
+        'inner_steps': 1,
+        'inner_step_size': 0.1,
+        'first_order': False,
+        'inner_loss_width': 32,
+        'inner_loss_layers': 2,
         'n_bits_x': 8,
     },
 }

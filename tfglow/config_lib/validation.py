@@ -15,6 +15,7 @@ import ml_collections
 
 from tfglow.config_lib.schema import (
     COUPLINGS,
+    DEQUANTIZATIONS,
     EPISODIC_MODELS,
     FLOW_MODELS,
     MODEL_KEYS,
@@ -32,14 +33,15 @@ from tfglow.validation import integer, is_integer
 
 __all__ = ['validate_config']
 
-# Autoregressive models sample exactly, with no temperature to scale.
-_AUTOREGRESSIVE_MODELS = ('pixelcnn', 'attention_pixelcnn')
+# Autoregressive models temper each pixel's conditional, p**(1/T): T = 0 has no meaning there.
+_AUTOREGRESSIVE_MODELS = ('pixelcnn', 'attention_pixelcnn', 'meta_pixelcnn')
 # Allowed values of the model keys, by kind: choices, integer ranges (min, max or None).
 _MODEL_CHOICES = {
     'permutation': PERMUTATIONS,
     'coupling': COUPLINGS,
     'output': PIXEL_CNN_OUTPUTS,
     'network_dtype': NETWORK_DTYPES,
+    'dequantization': DEQUANTIZATIONS,
 }
 _MODEL_INT_RANGES = {
     'num_levels': (1, None),
@@ -56,8 +58,17 @@ _MODEL_INT_RANGES = {
     'support_pool': (1, None),
     'map_width': (0, None),
     'map_layers': (1, None),
+    'condition_width': (1, None),
+    'inner_steps': (0, None),
+    'inner_loss_width': (1, None),
+    'inner_loss_layers': (1, None),
     'n_bits_x': (1, 8),
+    'dequantizer_couplings': (0, None),
+    'support_map_width': (0, None),
+    'dequantizer_width': (1, None),
 }
+# Float model keys that must be > 0 (the others must be >= 0).
+_MODEL_POSITIVE_FLOATS = ('inner_step_size',)
 
 
 def validate_config(
@@ -122,11 +133,10 @@ def validate_config(
         _check_int(config, key, minimum=1)
     _check_int(config, 'num_eval_examples', minimum=0)
     _check_temperatures(config)
-    if model_name in _AUTOREGRESSIVE_MODELS and tuple(config.sample_temperatures) != (1.0,):
+    if model_name in _AUTOREGRESSIVE_MODELS and min(config.sample_temperatures) <= 0:
         raise ValueError(
-            f'config.sample_temperatures must be (1.0,) for model {model_name!r}: an '
-            f'autoregressive model samples exactly, with no temperature; got '
-            f'{config.sample_temperatures!r}'
+            f'config.sample_temperatures must be > 0 for model {model_name!r}: it tempers each '
+            f"pixel's conditional as p**(1/T); got {config.sample_temperatures!r}"
         )
     _check_int(config, 'num_samples', minimum=1)
     _check_int(config, 'sample_upscale', minimum=0)
@@ -279,7 +289,7 @@ def _check_model(config: ml_collections.ConfigDict, schema: ml_collections.Confi
         elif isinstance(default, bool):
             _check_bool(config, path)
         elif isinstance(default, float):
-            _check_float(config, path, minimum=0.0)
+            _check_float(config, path, minimum=0.0, exclusive_minimum=key in _MODEL_POSITIVE_FLOATS)
         elif isinstance(default, tuple):
             _check_layer_indices(config, path)
         else:

@@ -20,8 +20,8 @@ The estimators, i.e. what each reported number is (NLL = -estimate, averaged ove
 bits/dim = NLL / (D ln 2), D = H * W * C):
 
 ```none
-'exact'           log P(x | support)                                   PixelCNN, AttentionPixelCNN:
-                                                                       exact.
+'exact'           log P(x | support)                                   PixelCNN, AttentionPixelCNN,
+                                                                       MetaPixelCNN: exact.
 'dequantized'     1/S sum_s log p(x + u_s | support) - D log(n_bins)   FewShotGlow, Glow: the
                                                                        standard dequantisation
                                                                        bound (training's bits/dim).
@@ -31,7 +31,11 @@ bits/dim = NLL / (D ln 2), D = H * W * C):
 ```
 
 with `u_s ~ U(0, 1/n_bins)^D` (`tfglow.pixels.uniform_noise`), `S` noise draws per image, and `x`
-the image's levels scaled into [-0.5, 0.5) (`tfp_flows.dequantization.preprocess`). Since
+the image's levels scaled into [-0.5, 0.5) (`tfp_flows.dequantization.preprocess`). A FewShotGlow
+with a learned `dequantizer` q (`config.model.dequantization = 'variational'`) maps the same
+uniform draws to `u_s ~ q(u | x)` and divides each density by `q(u_s | x)` (with the bin width,
+`log p(x + u_s) - log q - D log(n_bins)`; `tfp_flows.VariationalDequantizer`): the same two
+estimators, tighter the better q fits; `describe` reports which dequantisation was used. Since
 `P(x) = n_bins^-D E_u[p(x + u)]`, both flow estimates are lower bounds on `log P(x | support)` in
 expectation (Jensen), so their NLLs are upper bounds; `dequantized_iw >= dequantized` for every
 image and every draw, and its expectation rises to `log P(x | support)` as `S` grows (Burda et
@@ -63,6 +67,7 @@ import tensorflow as tf
 import tfp_flows
 import tfp_flows.dequantization as dq
 from tfglow import pixels, validation
+from tfp_flows.distributions.variational_dequantizer import dequantized_log_weight
 
 __all__ = [
     'ESTIMATORS',
@@ -78,14 +83,16 @@ __all__ = [
 ESTIMATORS = {
     'exact': 'exact log P(x | support) of the discrete image (autoregressive model)',
     'dequantized': (
-        'the standard dequantisation bound: the mean over S uniform noise draws u of '
-        'log p(x + u | support), minus D log(n_bins); a lower bound on log P(x | support) in '
-        "expectation, so its NLL is an upper bound; the quantity training's bits/dim reports"
+        'the standard dequantisation bound: the mean over S noise draws u (uniform, or from a '
+        'learned q(u | x), then divided by q) of log p(x + u | support), minus D log(n_bins); a '
+        'lower bound on log P(x | support) in expectation, so its NLL is an upper bound; the '
+        "quantity training's bits/dim reports"
     ),
     'dequantized_iw': (
         'the importance-weighted dequantisation bound: the log of the mean over the same S draws '
-        'of p(x + u | support), minus D log(n_bins); >= the standard bound for every image, still '
-        'a lower bound in expectation, tightening towards log P(x | support) as S grows'
+        'of p(x + u | support) (divided by q(u | x) for a learned q), minus D log(n_bins); >= the '
+        'standard bound for every image, still a lower bound in expectation, tightening towards '
+        'log P(x | support) as S grows'
     ),
 }
 
@@ -216,22 +223,25 @@ class _Adapter:
 
 
 class PixelCNNAdapter(_Adapter):
-    """`tfp_flows.PixelCNN` or `AttentionPixelCNN` (no labels) behind `SupportModel`: exact.
+    """`tfp_flows.PixelCNN`, `AttentionPixelCNN` or `MetaPixelCNN` (no labels) behind
+    `SupportModel`: exact.
 
     'bernoulli' models see uint8 pixels thresholded at 128 (ink = 1); the others see 0..255. An
-    `AttentionPixelCNN` given no support reads one masked slot, i.e. attends to nothing.
-    Sampling has no temperature: only `temperature=1.0` is accepted.
+    `AttentionPixelCNN` given no support reads one masked slot, i.e. attends to nothing; a
+    `MetaPixelCNN` then keeps its unadapted conditioning `phi_0`.
+    `sample_uint8(..., temperature=T)` tempers each pixel's conditional (`PixelCNN.sample`);
+    T = 1 samples the model exactly.
     """
 
     estimators = ('exact',)
-    samples_with_temperature = False
+    samples_with_temperature = True
 
     def __init__(self, model: tfp_flows.PixelCNN, name: str | None = None):
         self._wrap(model, name)
         # A 'bernoulli' model reads binary pixels, the others all 256 levels.
         self.n_bits = 1 if model.output == 'bernoulli' else 8
         self.num_bins = 2**self.n_bits
-        self.takes_support = isinstance(model, tfp_flows.AttentionPixelCNN)
+        self.takes_support = isinstance(model, tfp_flows.AttentionPixelCNN | tfp_flows.MetaPixelCNN)
         # One traced signature per model kind: a support-conditioned model always gets a support
         # and a mask.
         if self.takes_support:
@@ -262,14 +272,10 @@ class PixelCNNAdapter(_Adapter):
         return {'exact': log_prob.numpy().astype(np.float64)}
 
     def sample_uint8(self, n, support=None, support_mask=None, seed=0, temperature=1.0):
-        if temperature != 1.0:
-            raise ValueError(
-                f'{self.name} is a PixelCNN: it samples at temperature 1 only; got {temperature}.'
-            )
         support, support_mask = self._check_sample_support(support, support_mask)
         conditioning = self._conditioning(support, support_mask, 1)
         kwargs = dict(zip(('support', 'support_mask'), conditioning))
-        levels = self.model.sample(n, seed=int(seed), **kwargs).numpy()
+        levels = self.model.sample(n, seed=int(seed), temperature=temperature, **kwargs).numpy()
         if self.takes_support and support is None:
             levels = levels[:, 0]  # The one empty set.
         return pixels.to_uint8(levels, self.n_bits).numpy()
@@ -280,7 +286,8 @@ class GlowAdapter(_Adapter):
 
     Returns the 'dequantized' and 'dequantized_iw' estimates of `num_noise_samples` noise draws
     (see the module docstring). The noise of an image with seed `s` is, for draw `j`,
-    `tfglow.pixels.uniform_noise(s, j, [H, W, C])` scaled to the bin width. The
+    `tfglow.pixels.uniform_noise(s, j, [H, W, C])` scaled to the bin width, or, for a model with
+    a `dequantizer`, that noise mapped through it (`dequantization` says which). The
     support is given to the model as `tfp_flows.dequantization.preprocess` makes it (no noise),
     as `FewShotGlow` expects; samples are the levels of the bins the flow's outputs fall in.
 
@@ -306,14 +313,23 @@ class GlowAdapter(_Adapter):
         self.num_bins = dq.num_bins(n_bits)
         self.num_noise_samples = validation.integer(num_noise_samples, 'num_noise_samples', 1)
         self.takes_support = isinstance(model, tfp_flows.FewShotGlow) and model.is_conditional
+        dequantizer = getattr(model, 'dequantizer', None)
+        self.dequantization = 'uniform' if dequantizer is None else 'variational'
         self._noise = tf.function(
             lambda seeds, draw: pixels.uniform_noise(seeds, draw, self.image_shape),
             reduce_retracing=True,
         )
+
+        def log_weight(x, noise, **conditioning):
+            density = lambda x_cont: model.log_prob(x_cont, **conditioning)
+            return dequantized_log_weight(density, x, noise, n_bits, dequantizer)
+
         # Two traced signatures: without support, and with a support and a mask.
-        self._log_prob = tf.function(lambda x: model.log_prob(x), reduce_retracing=True)
-        self._log_prob_given = tf.function(
-            lambda x, support, mask: model.log_prob(x, support=support, support_mask=mask),
+        self._log_weight = tf.function(log_weight, reduce_retracing=True)
+        self._log_weight_given = tf.function(
+            lambda x, noise, support, mask: log_weight(
+                x, noise, support=support, support_mask=mask
+            ),
             reduce_retracing=True,
         )
 
@@ -330,12 +346,11 @@ class GlowAdapter(_Adapter):
         seeds = _check_seeds(seed, len(images))
         x = dq.preprocess(images, self.n_bits)
         conditioning = self._conditioning(support, support_mask)
-        log_prob = self._log_prob_given if conditioning else self._log_prob
+        log_weight = self._log_weight_given if conditioning else self._log_weight
         draws = []
         for draw in range(self.num_noise_samples):
             noise = self._noise(tf.constant(seeds, tf.int64), tf.constant(draw, tf.int64))
-            x_cont = dq.dequantize(x, self.n_bits, noise=noise)
-            draws.append(log_prob(x_cont, *conditioning.values()).numpy().astype(np.float64))
+            draws.append(log_weight(x, noise, *conditioning.values()).numpy().astype(np.float64))
         draws = np.stack(draws)  # [S, B]
         box = math.prod(self.image_shape) * math.log(self.num_bins)
         peak = draws.max(axis=0)
@@ -396,4 +411,6 @@ def describe(model: SupportModel) -> dict:
     }
     if hasattr(model, 'num_noise_samples'):
         info['num_noise_samples'] = model.num_noise_samples
+    if hasattr(model, 'dequantization'):
+        info['dequantization'] = model.dequantization
     return info

@@ -21,6 +21,7 @@ print(format_fidelity_table(result))
 ```
 """
 
+import time
 from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
@@ -79,7 +80,8 @@ def sample_fidelity(
       `(result, grids)`: `result` is JSON-ready: `model`, `n_way`, `shots`, `samples_per_set`,
       `num_episodes`, `episode_classes`, `groups_skipped`, `chance`, `real_images_per_class`,
       `real_rate` `{'mean', 'ci95'}` (95% interval over episodes), `rows`: one per temperature
-      `{'temperature', 'mean', 'ci95', 'ratio_to_real'}`, `best_temperature` (the highest
+      `{'temperature', 'mean', 'ci95', 'ratio_to_real', 'images_per_second'}` (sampling
+      throughput, the first episode left out: it traces), `best_temperature` (the highest
       sample rate); `grids`: per temperature, uint8 rows `support | samples` of the first
       episode (`tfglow.fewshot.sampling.support_rows_grid`).
     """
@@ -111,6 +113,10 @@ def sample_fidelity(
     offsets = pool.offsets[episodes.classes][..., None]  # [E, N, 1]
     support_rows, real_rows = offsets + episodes.support, offsets + episodes.queries
     real_rates, sample_rates, grids = [], np.zeros((len(temperatures), num_episodes)), {}
+    # Sampling throughput leaves out the first episode, which traces the model's functions
+    # (unless it is the only one).
+    timed = range(1 if num_episodes > 1 else 0, num_episodes)
+    sampling_seconds = np.zeros(len(temperatures))
     progress = Progress('sample fidelity', num_episodes, 'episodes', len(temperatures))
     for e in range(num_episodes):
         support = pool.images[support_rows[e]]  # [N, K, H, W, C]
@@ -120,9 +126,12 @@ def sample_fidelity(
         )
         for t, temperature in enumerate(temperatures):
             sample_seed = int(np.random.default_rng([seed, FIDELITY_STREAM, e, t]).integers(2**31))
+            start = time.perf_counter()
             drawn = model.sample_uint8(
                 samples_per_set, support, None, seed=sample_seed, temperature=temperature
             )
+            if e in timed:
+                sampling_seconds[t] += time.perf_counter() - start
             drawn = np.swapaxes(np.asarray(drawn, np.uint8), 0, 1)  # [N, n, H, W, C]
             sample_rates[t, e] = own_class_rate(support_features, _embed(embed, drawn))
             if e == 0:
@@ -130,11 +139,20 @@ def sample_fidelity(
             progress.advance(1)
     real_mean, real_ci95 = confidence_interval(real_rates)
     rows = []
-    for temperature, rates in zip(temperatures, sample_rates, strict=True):
+    images_timed = len(timed) * n_way * samples_per_set
+    for temperature, rates, seconds in zip(
+        temperatures, sample_rates, sampling_seconds, strict=True
+    ):
         mean, ci95 = confidence_interval(rates)
         ratio = mean / real_mean if real_mean > 0 else None
         rows.append(
-            {'temperature': temperature, 'mean': mean, 'ci95': ci95, 'ratio_to_real': ratio}
+            {
+                'temperature': temperature,
+                'mean': mean,
+                'ci95': ci95,
+                'ratio_to_real': ratio,
+                'images_per_second': images_timed / seconds if seconds > 0 else None,
+            }
         )
     best = max(rows, key=lambda row: row['mean'])['temperature']
     result = {
@@ -174,14 +192,15 @@ def format_fidelity_table(result: dict) -> str:
         f'{100 * real["mean"]:.1f}% ± {100 * real["ci95"]:.1f}% '
         f'({result["real_images_per_class"]} per class); chance {100 * result["chance"]:.1f}%.',
         '',
-        '| temperature | samples | samples / real |',
-        '|---|---|---|',
+        '| temperature | samples | samples / real | sampling images/s |',
+        '|---|---|---|---|',
     ]
     for row in result['rows']:
         best = ' (best)' if row['temperature'] == result['best_temperature'] else ''
         ratio = '' if row['ratio_to_real'] is None else f'{row["ratio_to_real"]:.2f}'
+        speed = row.get('images_per_second')
         lines.append(
             f'| {row["temperature"]:g}{best} | {100 * row["mean"]:.1f}% ± '
-            f'{100 * row["ci95"]:.1f}% | {ratio} |'
+            f'{100 * row["ci95"]:.1f}% | {ratio} | {"" if speed is None else f"{speed:.1f}"} |'
         )
     return '\n'.join(lines)

@@ -251,9 +251,11 @@ def _legend(models: list[dict | None]) -> list[str]:
         if info is None:
             continue
         noise = info.get('num_noise_samples')
+        dequantization = info.get('dequantization')
         lines.append(
             f'{info["name"]} ({info["type"]}, {info["num_bins"]} levels per sub-pixel, '
-            f'D = {info["num_dims"]}{f", S = {noise} noise draws" if noise else ""}):'
+            f'D = {info["num_dims"]}{f", S = {noise} noise draws" if noise else ""}'
+            f'{f", {dequantization} dequantisation" if dequantization else ""}):'
         )
         lines += [f'- {e}: {text}.' for e, text in info['estimators'].items()]
     return lines

@@ -18,7 +18,9 @@ def build_fewshot_model(
       model_config: the config's `model` section: `num_levels`, `steps_per_level`,
         `hidden_width`, `permutation`, `coupling`, `learn_top` (as for
         `tfglow.models.glow.build_model`) and, with these defaults, `context` ('spatial'),
-        `context_channels` (16), `encoder_width` (32), `pooling` ('attention'), `num_heads` (4).
+        `context_channels` (16), `encoder_width` (32), `pooling` ('attention'), `num_heads` (4),
+        `support_map_width` (0), `dequantization` ('uniform'), `dequantizer_couplings` (3),
+        `dequantizer_width` (32).
       image_shape: `(H, W, C)` of the data.
       seed: seed of the random initial weights and permutations.
 
@@ -44,5 +46,10 @@ def build_fewshot_model(
         encoder_width=model_config.get('encoder_width', 32),
         pooling=model_config.get('pooling', 'attention'),
         num_heads=model_config.get('num_heads', 4),
+        support_map_width=model_config.get('support_map_width', 0),
+        # Runs written before variational dequantisation existed used uniform noise.
+        dequantization=model_config.get('dequantization', 'uniform'),
+        dequantizer_couplings=model_config.get('dequantizer_couplings', 3),
+        dequantizer_width=model_config.get('dequantizer_width', 32),
         seed=seed,
     )

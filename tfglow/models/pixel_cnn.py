@@ -1,10 +1,10 @@
-"""PixelCNNs assembled from a config's `model` section: plain, class-conditional, attention."""
+"""PixelCNNs built from a config's `model` section: plain, class-conditional, attention, meta."""
 
 import ml_collections
 
 import tfp_flows
 
-__all__ = ['build_attention_pixel_cnn', 'build_pixel_cnn']
+__all__ = ['build_attention_pixel_cnn', 'build_meta_pixel_cnn', 'build_pixel_cnn']
 
 
 def build_pixel_cnn(
@@ -84,6 +84,40 @@ def build_attention_pixel_cnn(
         ),
         map_width=model_config.get('map_width', 0),
         map_layers=model_config.get('map_layers', 3),
+        seed=seed,
+    )
+
+
+def build_meta_pixel_cnn(
+    model_config: ml_collections.ConfigDict,
+    image_shape: tuple[int, int, int],
+    seed: int | None = None,
+) -> tfp_flows.MetaPixelCNN:
+    """The `tfp_flows.MetaPixelCNN` that a `'meta_pixelcnn'` model section describes.
+
+    Args:
+      model_config: the config's `model` section (`output`, `num_layers`, `hidden_width`,
+        `num_mixtures`, `condition_width`, `inner_steps`, `inner_step_size`, `first_order`,
+        `inner_loss_width`, `inner_loss_layers`).
+      image_shape: `(H, W, C)` of the data.
+      seed: seed of the random initial weights.
+
+    Raises:
+      ValueError: for another model name or invalid architecture values.
+    """
+    _check_name(model_config, 'meta_pixelcnn')
+    return tfp_flows.MetaPixelCNN(
+        image_shape=tuple(image_shape),
+        output=model_config.output,
+        num_layers=model_config.num_layers,
+        hidden_width=model_config.hidden_width,
+        num_mixtures=model_config.num_mixtures,
+        condition_width=model_config.condition_width,
+        inner_steps=model_config.inner_steps,
+        inner_step_size=float(model_config.inner_step_size),
+        first_order=model_config.first_order,
+        inner_loss_width=model_config.inner_loss_width,
+        inner_loss_layers=model_config.inner_loss_layers,
         seed=seed,
     )
 

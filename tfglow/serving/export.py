@@ -3,7 +3,8 @@
 The run's config is read once and its checkpoint resolved once (`tfglow.trained.restore_run`);
 `config.model.name` then picks the serving module: 'glow' gets `tfglow.serving.glow`'s
 signatures, 'fewshot_glow', 'attention_pixelcnn' and 'pixelcnn' those of
-`tfglow.serving.fewshot`. The version is written as `tfglow.serving.versions` describes.
+`tfglow.serving.fewshot`, 'meta_pixelcnn' those of `tfglow.serving.meta_pixel_cnn`. The
+version is written as `tfglow.serving.versions` describes.
 
 ```python
 path = export_saved_model('workdirs/fashion_mnist_glow', 'exports/fashion_mnist_glow')
@@ -18,6 +19,7 @@ from tfglow.attributes import AttributeDirections
 from tfglow.serving import checks, versions
 from tfglow.serving.fewshot import support_serving_module
 from tfglow.serving.glow import glow_serving_module
+from tfglow.serving.meta_pixel_cnn import MetaPixelCNNServingModule
 
 __all__ = ['export_saved_model']
 
@@ -36,8 +38,9 @@ def export_saved_model(
 
     The run's `config.model.name` decides the signatures: 'glow' gets those of
     `tfglow.serving.glow`; 'fewshot_glow', 'attention_pixelcnn' and 'pixelcnn' those of
-    `tfglow.serving.fewshot`. The SavedModel is written to a hidden temporary directory and
-    renamed into place, so a server watching `export_dir` never loads a half-written version.
+    `tfglow.serving.fewshot`; 'meta_pixelcnn' those of `tfglow.serving.meta_pixel_cnn`. The
+    SavedModel is written to a hidden temporary directory and renamed into place, so a server
+    watching `export_dir` never loads a half-written version.
 
     Args:
       workdir: a `tfglow-train` workdir.
@@ -71,6 +74,8 @@ def export_saved_model(
             f'attribute directions apply to Glow exports only; {workdir} holds a {run.family!r} '
             'model'
         )
+    elif run.family == 'meta_pixelcnn':
+        module = MetaPixelCNNServingModule(run, max_batch)
     else:
         module = support_serving_module(
             run, num_noise_samples=num_noise_samples, max_batch=max_batch

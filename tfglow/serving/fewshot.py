@@ -36,7 +36,9 @@ decode            latents float32 [B, D]              context='none' models only
   `GlowAdapter` uses for seed 0 (stored in the variable `dequantization_noise`). So it equals, up
   to float32 rounding,
   `GlowAdapter(model, n_bits, S).log_prob_discrete(images, support, support_mask)['dequantized']`
-  and is deterministic: equal inputs give equal outputs.
+  and is deterministic: equal inputs give equal outputs. A model with a learned dequantizer q
+  (metadata `dequantization` 'variational') maps those draws through q and divides by it, as the
+  adapter does.
 - A `context='none'` model (the unconditional baseline) ignores `support` and `support_mask`
   (they are still validated); `fewshot_sample` then draws `num * B` independent images, returned
   as `[num, B, H, W, C]`. Its `encode` uses the centre of each pixel's bin, as the Glow export
@@ -100,6 +102,7 @@ from tfglow import pixels, validation
 from tfglow.fewshot.adapters import ESTIMATORS
 from tfglow.serving import checks, versions
 from tfglow.trained import FlowImages, TrainedRun
+from tfp_flows.distributions.variational_dequantizer import dequantized_log_weight
 
 __all__ = [
     'FAMILIES',
@@ -286,6 +289,7 @@ class FewShotGlowServingModule(_SupportServingModule):
             'takes_support': bool(self.model.is_conditional),
             'context': 'none' if self._glow is not None else 'support set',
             'estimator': 'dequantized',
+            'dequantization': 'uniform' if self.model.dequantizer is None else 'variational',
             'estimator_details': ESTIMATORS['dequantized'],
             'num_noise_samples': int(self.dequantization_noise.shape[0]),
         }
@@ -316,8 +320,9 @@ class FewShotGlowServingModule(_SupportServingModule):
             )
 
         def draw_log_prob(noise):
-            x_noisy = dq.dequantize(x, self._n_bits, noise=tf.broadcast_to(noise, tf.shape(x)))
-            return self.model.glow.log_prob(x_noisy, context=contexts)
+            density = lambda x_cont: self.model.glow.log_prob(x_cont, context=contexts)
+            noise = tf.broadcast_to(noise, tf.shape(x))
+            return dequantized_log_weight(density, x, noise, self._n_bits, self.model.dequantizer)
 
         # A loop, not a batch of S * B images: memory as for one batch, a graph of one model.
         draws = tf.map_fn(

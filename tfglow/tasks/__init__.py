@@ -10,6 +10,7 @@ loss, metrics = task.loss(model, batch)     # per example; metrics['bits_per_dim
   'glow'                Glow on images (optionally class-conditional), dequantised bits/dim.
   'pixelcnn'            gated PixelCNN on images (optionally class-conditional), exact NLL.
   'attention_pixelcnn'  Attention PixelCNN on episodes: exact NLL of a target given a support set.
+  'meta_pixelcnn'       Meta PixelCNN on episodes: the same, after gradient steps on the support.
   'fewshot_glow'        support-conditioned Glow on episodes: dequantised NLL of a target.
 """
 
@@ -21,6 +22,7 @@ from tfglow.tasks.base import ImageTask, Task
 from tfglow.tasks.episodic import EpisodicTask
 from tfglow.tasks.fewshot_glow import FewShotGlowTask
 from tfglow.tasks.glow import GlowTask
+from tfglow.tasks.meta_pixel_cnn import MetaPixelCNNTask
 from tfglow.tasks.pixel_cnn import PixelCNNTask
 
 __all__ = [
@@ -30,6 +32,7 @@ __all__ = [
     'FewShotGlowTask',
     'GlowTask',
     'ImageTask',
+    'MetaPixelCNNTask',
     'PixelCNNTask',
     'Task',
     'get_task',
@@ -39,6 +42,7 @@ TASKS: dict[str, type[Task]] = {
     'glow': GlowTask,
     'pixelcnn': PixelCNNTask,
     'attention_pixelcnn': AttentionPixelCNNTask,
+    'meta_pixelcnn': MetaPixelCNNTask,
     'fewshot_glow': FewShotGlowTask,
 }
 

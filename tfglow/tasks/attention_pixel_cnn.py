@@ -32,12 +32,12 @@ class AttentionPixelCNNTask(episodic.EpisodicTask):
         )
 
     def sample_levels(self, model, episodes, num, temperature):
-        del temperature  # Validated to be 1: the model samples exactly.
         n_bits = self.config.model.n_bits_x
         samples = model.sample(
             num,
             support=pixels.to_levels(episodes['support'], n_bits),
             support_mask=episodes['support_mask'],
             seed=self.config.seed,
+            temperature=temperature,
         )
         return samples.numpy().swapaxes(0, 1)

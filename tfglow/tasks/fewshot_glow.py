@@ -1,18 +1,22 @@
 """Few-shot Glow (`config.model.name = 'fewshot_glow'`): exact densities, dequantised bound.
 
 ```none
-x      = preprocess(target, n_bits) + u / 2**n_bits,   u ~ U(0, 1)    dequantised target
-s      = preprocess(support, n_bits)                                   support, no noise
-train: nats = D log(2**n_bits) - log p(x | s)                          one noise draw
-eval:  nats = D log(2**n_bits) - log mean_{i<S} p(x_i | s)              S = eval_noise_samples
+x      = preprocess(target, n_bits) + u / 2**n_bits,   u ~ q(u | target)   dequantised target
+s      = preprocess(support, n_bits)                                       support, no noise
+w      = log p(x | s) - log q(u | target)                                  log-weight of a draw
+train: nats = D log(2**n_bits) - w                                         one noise draw
+eval:  nats = D log(2**n_bits) - log mean_{i<S} exp(w_i)                   S = eval_noise_samples
 ```
 
-What the number is: the flow is a density, so `-log p(x | s) + D log(2**n_bits)` is the NLL of the
-dequantised target; its expectation over u is an upper bound on the discrete NLL
-`-log P(target | support)` (Theis et al., 2016). Averaging the density over S noise draws before
-the log (an importance-weighted estimate, Ho et al., 2019) tightens the bound as S grows; its
-expectation never falls below the discrete NLL. Binary data such as Omniglot uses `n_bits = 1`:
-two levels, noise of width 1/2.
+`q` is uniform (`config.model.dequantization = 'uniform'`: `u ~ U(0, 1)`, `log q = 0`, openai/glow's
+dequantisation) or the model's learned `tfp_flows.VariationalDequantizer` ('variational', Flow++),
+which maps the same uniform draws to `u` and is trained jointly through the bound.
+
+What the number is: the flow is a density, so `D log(2**n_bits) - w` in expectation over u is an
+upper bound on the discrete NLL `-log P(target | support)` (Theis et al., 2016; Ho et al., 2019).
+Averaging the weights `exp(w)` over S draws before the log (an importance-weighted estimate)
+tightens the bound as S grows; its expectation never falls below the discrete NLL. Binary data
+such as Omniglot uses `n_bits = 1`: two levels, noise of width 1/2.
 """
 
 import math
@@ -25,6 +29,7 @@ from tfglow import pixels
 from tfglow.data import episodic as episodic_data
 from tfglow.models import fewshot
 from tfglow.tasks import base, episodic
+from tfp_flows.distributions.variational_dequantizer import dequantized_log_weight
 
 __all__ = ['FewShotGlowTask']
 
@@ -89,7 +94,7 @@ class FewShotGlowTask(episodic.EpisodicTask):
         return base.add_uniform_noise(self.eval_episodes(), 'target', seed, 0, samples=samples)
 
     def target_nats(self, model, batch):
-        """The dequantised NLL, averaging the density over the noise samples `[B, S, ...]`."""
+        """The dequantised NLL, averaging the weights over the noise samples `[B, S, ...]`."""
         n_bits = self.config.model.n_bits_x
         x = dq.preprocess(batch['target'], n_bits)
         support = self._support(model, batch)
@@ -99,7 +104,13 @@ class FewShotGlowTask(episodic.EpisodicTask):
         noise = batch['noise']
         num_samples = noise.shape[1]
         log_probs = [
-            model.glow.log_prob(dq.dequantize(x, n_bits, noise=noise[:, i]), context=contexts)
+            dequantized_log_weight(
+                lambda x_cont: model.glow.log_prob(x_cont, context=contexts),
+                x,
+                noise[:, i],
+                n_bits,
+                model.dequantizer,
+            )
             for i in range(num_samples)
         ]
         log_prob = tf.reduce_logsumexp(tf.stack(log_probs, axis=1), axis=1)
@@ -122,10 +133,18 @@ class FewShotGlowTask(episodic.EpisodicTask):
 
     def evaluation_details(self):
         samples = self.config.episodes.eval_noise_samples
+        dequantization = self.config.model.get('dequantization', 'uniform')
+        if dequantization == 'uniform':
+            weights = f'p(target + u_i | support) over {samples} uniform noise draws u_i'
+        else:
+            weights = (
+                f'p(target + u_i | support) / q(u_i | target) over {samples} draws u_i of the '
+                'learned variational dequantizer q'
+            )
         return {
             **super().evaluation_details(),
             'eval_noise_samples': samples,
-            'bound': 'dequantised: D log(2**n_bits) - log mean_i p(target + u_i | support) over '
-            f'{samples} uniform noise draws u_i, an upper bound (in expectation) on the discrete '
-            'NLL that tightens as the number of draws grows',
+            'dequantization': dequantization,
+            'bound': f'dequantised: D log(2**n_bits) - log mean_i {weights}, an upper bound (in '
+            'expectation) on the discrete NLL that tightens as the number of draws grows',
         }

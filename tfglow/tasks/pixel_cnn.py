@@ -48,15 +48,24 @@ class PixelCNNTask(base.ImageTask):
         return lambda: evaluator(dataset)
 
     def sample_grids(self, model):
-        """One grid of exact samples (temperature 1); one row per class when class-conditional."""
+        """A grid of samples per `config.sample_temperatures` (1 = the model exactly); one row per
+        class when class-conditional."""
         config = self.config
         num_classes = self.info.num_classes if self.class_conditional else 0
         num_rows, num_cols = base.grid_layout(config.num_samples, num_classes)
-        if num_classes:
-            # [columns, rows, H, W, C]: `num_cols` samples of each of the first `num_rows` classes.
-            levels = model.sample(num_cols, label=list(range(num_rows)), seed=config.seed)
-            levels = levels.numpy().swapaxes(0, 1).reshape(-1, *self.image_shape)
-        else:
-            levels = model.sample(num_rows * num_cols, seed=config.seed).numpy()
-        shown = pixels.to_uint8(levels, config.model.n_bits_x).numpy()
-        return {1.0: images.make_grid(shown, num_rows)}
+        grids = {}
+        for temperature in config.sample_temperatures:
+            if num_classes:
+                # [columns, rows, H, W, C]: `num_cols` samples of each of the first `num_rows`
+                # classes.
+                levels = model.sample(
+                    num_cols, label=list(range(num_rows)), seed=config.seed, temperature=temperature
+                )
+                levels = levels.numpy().swapaxes(0, 1).reshape(-1, *self.image_shape)
+            else:
+                levels = model.sample(
+                    num_rows * num_cols, seed=config.seed, temperature=temperature
+                ).numpy()
+            shown = pixels.to_uint8(levels, config.model.n_bits_x).numpy()
+            grids[temperature] = images.make_grid(shown, num_rows)
+        return grids

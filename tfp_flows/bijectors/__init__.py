@@ -2,6 +2,7 @@
 
 from tfp_flows.bijectors.act_norm import ActNorm
 from tfp_flows.bijectors.coupling import Coupling
+from tfp_flows.bijectors.dequantization_flow import DequantizationFlow
 from tfp_flows.bijectors.flow_bijector import FlowBijector
 from tfp_flows.bijectors.glow_flow import GlowFlow
 from tfp_flows.bijectors.invertible_conv1x1 import InvertibleConv1x1
@@ -14,6 +15,7 @@ __all__ = [
     'ActNorm',
     'ChannelPermutation',
     'Coupling',
+    'DequantizationFlow',
     'FlowBijector',
     'GlowFlow',
     'InvertibleConv1x1',

@@ -234,28 +234,12 @@ class AttentionPixelCNN(PixelCNN):
             raise ValueError(
                 f'{self.name} needs support=[B, K, H, W, C] (the support set of each target).'
             )
-        support = self._check_integers(support, 'support', min_rank=5)
-        if support.shape.rank is not None and support.shape.rank != 5:
-            raise ValueError(f'support must have shape [B, K, H, W, C]; got {support.shape}.')
-        if support.shape.rank == 5 and support.shape[1] == 0:
-            raise ValueError(
-                'support must have K >= 1 slots; for an empty set pass one slot with '
-                'support_mask=False (it then reads zeros from every attention layer).'
-            )
-        if support_mask is not None:
-            support_mask = tf.convert_to_tensor(support_mask)
-            if not (support_mask.dtype.is_bool or support_mask.dtype.is_integer):
-                raise ValueError(
-                    'support_mask must be a bool (or 0/1 integer) tensor [B, K]; got dtype '
-                    f'{support_mask.dtype.name}.'
-                )
-            if not support_mask.shape.is_compatible_with(support.shape[:2]):
-                raise ValueError(
-                    f'support_mask must have shape [B, K] = {support.shape[:2]}; got '
-                    f'{support_mask.shape}.'
-                )
-            if not support_mask.dtype.is_bool:
-                support_mask = tf.not_equal(support_mask, 0)
+        support, support_mask = self._check_support(
+            support,
+            support_mask,
+            'for an empty set pass one slot with support_mask=False (it then reads zeros from '
+            'every attention layer)',
+        )
         label = self._check_label(label)
         if label is not None and label.shape.rank == 1:
             if not label.shape.is_compatible_with(support.shape[:1]):

@@ -4,6 +4,10 @@ import numpy as np
 import tensorflow as tf
 
 from tfp_flows.distributions.glow import Glow
+from tfp_flows.distributions.variational_dequantizer import (
+    DEQUANTIZATIONS,
+    VariationalDequantizer,
+)
 from tfp_flows.networks.set_encoder import CONTEXTS, SetEncoder
 
 __all__ = ['FEWSHOT_CONTEXTS', 'FewShotGlow']
@@ -13,6 +17,8 @@ FEWSHOT_CONTEXTS = (*CONTEXTS, 'none')
 # Mixed into the seed of the set encoder, so that its weights are drawn from a stream
 # independent of the Glow's (which uses `seed` itself, exactly as a plain tfp_flows.Glow would).
 _ENCODER_STREAM = 0x5E7
+# The same for the variational dequantizer's weights.
+_DEQUANTIZER_STREAM = 0xDE0
 
 
 class FewShotGlow(tf.Module):
@@ -21,6 +27,7 @@ class FewShotGlow(tf.Module):
     ```none
     contexts = SetEncoder(support, support_mask)      # one per level, finest first
     log p(x | support) = Glow(context=contexts).log_prob(x)      # exact, in nats
+    u, log q(u | x_discrete) = dequantizer.sample_and_log_prob(x_discrete)   # 'variational' only
     ```
 
     The support set is a batch of sets of images of one class each, `[B, K, H, W, C]`, with
@@ -59,6 +66,15 @@ class FewShotGlow(tf.Module):
       encoder_width: hidden width of the set encoder. Default value: 32.
       pooling: `'attention'` or `'mean'` set pooling. Default value: `'attention'`.
       num_heads: attention heads of the pooling. Default value: 4.
+      support_map_width: channels of a full-resolution support map added to the finest level's
+        context (`SetEncoder`'s `map_width`; spatial context only), 0 for none. Default value: 0.
+      dequantization: `'uniform'` or `'variational'`: whether the model carries a learned
+        dequantisation noise `q(u | x)`, `self.dequantizer` (a `tfp_flows.VariationalDequantizer`
+        reading the target's pixels; None for uniform). The model's `log_prob` is the flow's
+        density either way; q only changes how a discrete image is scored and trained (see
+        `tfp_flows.distributions.variational_dequantizer`). Default value: `'uniform'`.
+      dequantizer_couplings: checkerboard couplings of q. Default value: 3.
+      dequantizer_width: hidden width of q's networks. Default value: 32.
       seed: int or None, for all initial weights. Default value: None.
       dtype: Default value: `tf.float32`.
       name: Default value: `'few_shot_glow'`.
@@ -89,6 +105,10 @@ class FewShotGlow(tf.Module):
         encoder_width: int = 32,
         pooling: str = 'attention',
         num_heads: int = 4,
+        support_map_width: int = 0,
+        dequantization: str = 'uniform',
+        dequantizer_couplings: int = 3,
+        dequantizer_width: int = 32,
         seed: int | None = None,
         dtype: tf.DType = tf.float32,
         name: str = 'few_shot_glow',
@@ -96,6 +116,14 @@ class FewShotGlow(tf.Module):
         super().__init__(name=name)
         if context not in FEWSHOT_CONTEXTS:
             raise ValueError(f'context must be one of {FEWSHOT_CONTEXTS}; got {context!r}.')
+        if support_map_width and context != 'spatial':
+            raise ValueError(
+                f"support_map_width={support_map_width} needs context='spatial'; got {context!r}."
+            )
+        if dequantization not in DEQUANTIZATIONS:
+            raise ValueError(
+                f'dequantization must be one of {DEQUANTIZATIONS}; got {dequantization!r}.'
+            )
         conditional = context != 'none'
         with self.name_scope:
             self.glow = Glow(
@@ -119,10 +147,22 @@ class FewShotGlow(tf.Module):
                     pooling=pooling,
                     context=context,
                     num_heads=num_heads,
-                    seed=_encoder_seed(seed),
+                    map_width=support_map_width,
+                    seed=_part_seed(seed, _ENCODER_STREAM),
                     dtype=dtype,
                 )
                 if conditional
+                else None
+            )
+            self.dequantizer = (
+                VariationalDequantizer(
+                    image_shape,
+                    dequantizer_couplings,
+                    dequantizer_width,
+                    seed=_part_seed(seed, _DEQUANTIZER_STREAM),
+                    dtype=dtype,
+                )
+                if dequantization == 'variational'
                 else None
             )
 
@@ -238,10 +278,11 @@ class FewShotGlow(tf.Module):
             return tf.reshape(images, [n, sets, *self.image_shape])
 
 
-def _encoder_seed(seed: int | None) -> np.random.SeedSequence:
+def _part_seed(seed: int | None, stream: int) -> np.random.SeedSequence:
+    """The seed of a part's weights: a stream of `seed` independent of the Glow's."""
     if seed is None:
         return np.random.SeedSequence()
-    return np.random.SeedSequence([int(seed), _ENCODER_STREAM])
+    return np.random.SeedSequence([int(seed), stream])
 
 
 def _batch_size(x: tf.Tensor):

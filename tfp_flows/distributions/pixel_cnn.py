@@ -55,6 +55,8 @@ class PixelCNN(tfd.Distribution):
     conditions. Without conditioning the batch shape is `[]`: `sample(n)` is `[n, H, W, C]`.
     `sample(..., seed=s)` with an int or a stateless `[2]` seed gives the same images on every
     call (unlike TFP's stateful int seeds); `seed=None` draws fresh randomness.
+    `sample(..., temperature=T)` tempers every conditional (`p**(1/T)`, renormalised; see
+    `_draw`): T = 1 (the default) samples the model exactly, T < 1 sharpens each pixel's choice.
 
     Args:
       image_shape: `(H, W, C)`.
@@ -261,6 +263,34 @@ class PixelCNN(tfd.Distribution):
                 label = tf.identity(label)
         return label
 
+    def _check_support(self, support, support_mask, empty_set: str) -> tuple:
+        """Checked `(support int32 [B, K, H, W, C], support_mask bool [B, K] or None)`.
+
+        For the support-conditioned subclasses; `empty_set` ends the error for `K = 0` with how
+        this model takes an empty set.
+        """
+        support = self._check_integers(support, 'support', min_rank=5)
+        if support.shape.rank is not None and support.shape.rank != 5:
+            raise ValueError(f'support must have shape [B, K, H, W, C]; got {support.shape}.')
+        if support.shape.rank == 5 and support.shape[1] == 0:
+            raise ValueError(f'support must have K >= 1 slots; {empty_set}.')
+        if support_mask is None:
+            return support, None
+        support_mask = tf.convert_to_tensor(support_mask)
+        if not (support_mask.dtype.is_bool or support_mask.dtype.is_integer):
+            raise ValueError(
+                'support_mask must be a bool (or 0/1 integer) tensor [B, K]; got dtype '
+                f'{support_mask.dtype.name}.'
+            )
+        if not support_mask.shape.is_compatible_with(support.shape[:2]):
+            raise ValueError(
+                f'support_mask must have shape [B, K] = {support.shape[:2]}; got '
+                f'{support_mask.shape}.'
+            )
+        if not support_mask.dtype.is_bool:
+            support_mask = tf.not_equal(support_mask, 0)
+        return support, support_mask
+
     def _conditioning(self, label=None, support=None, support_mask=None) -> dict:
         """The checked conditioning kwargs, as a dict of tensors (or None)."""
         if support is not None or support_mask is not None:
@@ -379,18 +409,26 @@ class PixelCNN(tfd.Distribution):
         component = tf.where(values == 0, first_bin, tf.where(values == 255, last_bin, interior))
         return tf.reduce_logsumexp(tf.nn.log_softmax(logits, axis=-1) + component, axis=-1)
 
-    def _draw(self, params: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
-        """One value int32 `[N]` per row of `params [N, P]`, with a stateless seed."""
+    def _draw(self, params: tf.Tensor, seed: tf.Tensor, temperature: tf.Tensor) -> tf.Tensor:
+        """One value int32 `[N]` per row of `params [N, P]`, with a stateless seed.
+
+        `temperature` T tempers each conditional: the categorical and Bernoulli probabilities
+        become `p**(1/T)` renormalised (logits / T), so T < 1 favours each pixel's likelier values;
+        the logistic mixture tempers its component weights the same way and scales each
+        component's width by T, as Glow scales its Gaussian prior's. T = 1 is the model itself.
+        """
         if self._output == 'categorical':
-            return tf.cast(tf.random.stateless_categorical(params, 1, seed)[:, 0], tf.int32)
+            logits = params / temperature
+            return tf.cast(tf.random.stateless_categorical(logits, 1, seed)[:, 0], tf.int32)
         if self._output == 'bernoulli':
             uniform = tf.random.stateless_uniform(tf.shape(params)[:1], seed, dtype=params.dtype)
-            return tf.cast(uniform < tf.sigmoid(params[:, 0]), tf.int32)
+            return tf.cast(uniform < tf.sigmoid(params[:, 0] / temperature), tf.int32)
         component_seed, noise_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
         logits, means, log_scales = tf.split(params, 3, axis=-1)
-        component = tf.random.stateless_categorical(logits, 1, component_seed)
+        component = tf.random.stateless_categorical(logits / temperature, 1, component_seed)
         mean = tf.gather(means, component, batch_dims=1)[:, 0]
         log_scale = tf.maximum(tf.gather(log_scales, component, batch_dims=1)[:, 0], _MIN_LOG_SCALE)
+        log_scale += tf.math.log(temperature)
         tiny = np.finfo(params.dtype.as_numpy_dtype).tiny
         uniform = tf.random.stateless_uniform(
             tf.shape(mean), noise_seed, minval=tiny, maxval=1.0, dtype=params.dtype
@@ -424,18 +462,28 @@ class PixelCNN(tfd.Distribution):
         samples = self._sample_n(tf.reduce_prod(sample_shape), seed=seed, **kwargs)
         return tf.reshape(samples, tf.concat([sample_shape, tf.shape(samples)[1:]], axis=0))
 
-    def _sample_n(self, n, seed=None, label=None, support=None, support_mask=None):
+    def _sample_n(self, n, seed=None, label=None, support=None, support_mask=None, temperature=1.0):
+        temperature = self._check_temperature(temperature)
         conditioning = self._conditioning(label, support, support_mask)
         if isinstance(seed, int | np.integer):
             # Unlike TFP's stateful int seeds, an int seed here is reproducible: sample(n, seed=3)
             # gives the same images every time.
             seed = [int(seed), 0]
         seed = tfp.random.sanitize_seed(seed, salt='PixelCNN')
-        samples = self._autoregressive_sample(tf.convert_to_tensor(n, tf.int32), seed, conditioning)
+        samples = self._autoregressive_sample(
+            tf.convert_to_tensor(n, tf.int32), seed, conditioning, temperature
+        )
         return tf.cast(samples, self.dtype)
 
+    def _check_temperature(self, temperature) -> tf.Tensor:
+        """`temperature` as a scalar tensor of the weights' dtype; a static value must be > 0."""
+        if isinstance(temperature, int | float | np.integer | np.floating):
+            if not np.isfinite(temperature) or temperature <= 0:
+                raise ValueError(f'temperature must be a finite number > 0; got {temperature}.')
+        return tf.convert_to_tensor(temperature, self._float_dtype)
+
     @tf.function(reduce_retracing=True)
-    def _autoregressive_sample(self, count, seed, conditioning):
+    def _autoregressive_sample(self, count, seed, conditioning, temperature):
         """`[count, *Bc, H, W, C]` int32 samples; the whole pixel loop is this one graph."""
         batch_shape = self._conditioning_batch_shape(conditioning)[1]
         leading = tf.concat([[count], batch_shape], axis=0)
@@ -443,7 +491,9 @@ class PixelCNN(tfd.Distribution):
 
         def draw(params, row, col, channel):
             step = (row * width + col) * channels + channel
-            value = self._draw(params, tf.random.experimental.stateless_fold_in(seed, step))
+            value = self._draw(
+                params, tf.random.experimental.stateless_fold_in(seed, step), temperature
+            )
             return value, self.preprocess(value)
 
         values = self.network.autoregress(

@@ -9,6 +9,7 @@ from tfp_flows.networks.attention import (
 from tfp_flows.networks.conv import Conv2D, HeConv2D, LinearZeros, ZeroConv2D, edge_padded_conv2d
 from tfp_flows.networks.coupling_network import CouplingNetwork
 from tfp_flows.networks.gated_pixel_cnn import GatedLayer, GatedPixelCNN
+from tfp_flows.networks.inner_loss import InnerLoss
 from tfp_flows.networks.masked_conv import (
     HorizontalConv,
     MaskedConv1x1,
@@ -28,6 +29,7 @@ __all__ = [
     'GatedPixelCNN',
     'HeConv2D',
     'HorizontalConv',
+    'InnerLoss',
     'LinearZeros',
     'MaskedConv1x1',
     'SetEncoder',

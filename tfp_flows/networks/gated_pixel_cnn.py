@@ -278,6 +278,16 @@ class GatedPixelCNN(tf.Module):
         self, x: tf.Tensor, label: tf.Tensor | None = None, conditioner: Conditioner | None = None
     ) -> tf.Tensor:
         """Output parameters `[N, H, W, C, P]` of every sub-pixel, in one parallel pass."""
+        return self._head(self.hidden_features(x, label, conditioner))
+
+    def hidden_features(
+        self, x: tf.Tensor, label: tf.Tensor | None = None, conditioner: Conditioner | None = None
+    ) -> tf.Tensor:
+        """The last gated layer's horizontal output `[N, H, W, hidden_width]`, the head's input.
+
+        Channel group `g` at `(r, c)` reads the image only before sub-pixel `g` of `(r, c)`, as
+        the head's outputs for that sub-pixel do (see `tfp_flows.networks.masked_conv`).
+        """
         height, width, _ = self.image_shape
         rows, cols = tf.range(height), tf.range(width)
         v, h = x, x
@@ -286,7 +296,7 @@ class GatedPixelCNN(tf.Module):
         ):
             extra = conditioner(index, h, rows, cols) if conditioner and index else None
             v, h = layer(v, h, class_v, class_h, extra)
-        return self._head(h)
+        return h
 
     def autoregress(
         self,

@@ -111,6 +111,9 @@ class SetEncoder(tf.Module):
       c_l = P_l W_l + b_l + g G_l                                # [B, h_l, w_l, D]
     context='vector':
       c_l = pool_l({mean_hw f_l^k}) W_l + b_l                    # [B, D]
+    map_width > 0 (spatial only), the finest level also reads a full-resolution support map:
+      m   = mean_{k real} SupportEncoder_map([s_k, positions])   # [B, H, W, M]
+      c_0 += space_to_depth(m, 2) V                              # [B, H/2, W/2, D]
     ```
 
     Level `l`'s feature maps have the resolution at which Glow's level-`l` couplings and split
@@ -120,6 +123,14 @@ class SetEncoder(tf.Module):
     of position (the class's style), which position-wise pooling alone cannot see when support
     images are not aligned. This is SCHA-VAE's argument for a context at every level of the
     hierarchy, in a deterministic (exact-likelihood) form.
+
+    The support map is `tfp_flows.networks.SupportMap`'s idea for a flow: the pooled level
+    features are at most half the resolution and pooled position by position after two
+    convolutions, while a character is a few pixels wide; the map keeps every support pixel's
+    neighbourhood (with positional channels, so that the convolutions know where they are) and
+    hands the couplings of the finest level, which model the strokes, the set's mean ink at the
+    pixels each latent position covers. A masked mean, so order-invariant and blind to padding; no
+    bias in `V`, so the empty set's context is unchanged.
 
     Pooling is `'attention'` (Set Transformer PMA, one learned seed, multi-head) or `'mean'`.
     Both are symmetric functions of the real slots, so the contexts are invariant to the order of
@@ -141,6 +152,8 @@ class SetEncoder(tf.Module):
       context: `'spatial'` (`[B, h_l, w_l, D]` maps plus a global set vector) or `'vector'`
         (`[B, D]` per level). Default value: `'spatial'`.
       num_heads: attention heads; must divide `hidden_width`. Default value: 4.
+      map_width: `M`, channels of the full-resolution support map; 0 for none. Default value: 0.
+      map_layers: 3x3 convolutions of the map's encoder. Default value: 3.
       seed: int, `np.random.SeedSequence` or None, for the initial weights. Default value: None.
       dtype: variable dtype. Default value: `tf.float32`.
       name: Default value: `'set_encoder'`.
@@ -170,6 +183,8 @@ class SetEncoder(tf.Module):
         pooling: str = 'attention',
         context: str = 'spatial',
         num_heads: int = 4,
+        map_width: int = 0,
+        map_layers: int = 3,
         seed=None,
         dtype: tf.DType = tf.float32,
         name: str = 'set_encoder',
@@ -178,6 +193,12 @@ class SetEncoder(tf.Module):
         image_shape = _check_arguments(
             image_shape, num_levels, context_channels, hidden_width, pooling, context, num_heads
         )
+        _validation.integer(map_width, 'map_width', 0)
+        _validation.integer(map_layers, 'map_layers', 1)
+        if map_width and context != 'spatial':
+            raise ValueError(
+                f"a support map (map_width={map_width}) needs context='spatial'; got {context!r}."
+            )
         self._image_shape = image_shape
         self._num_levels = num_levels
         self._context_channels = context_channels
@@ -218,6 +239,22 @@ class SetEncoder(tf.Module):
                     )
                     for lvl in range(num_levels)
                 ]
+            # Drawn last from `rng`, so that models without a map keep their weights.
+            self.support_map = None
+            if map_width:
+                self.support_map = SupportEncoder(
+                    image_shape,
+                    map_width,
+                    num_layers=map_layers,
+                    num_frequencies=4,
+                    seed=rng,
+                    dtype=dtype,
+                    name='support_map',
+                )
+                self.map_pool = _MeanPool(name='map_pool')
+                self.map_projection = _Dense(
+                    4 * map_width, context_channels, rng, bias=False, dtype=dtype, name='map_proj'
+                )
         # Level l's features have the resolution of the encoder's scale l + 1.
         self._resolutions = self.support_encoder.resolutions[1:]
 
@@ -256,7 +293,11 @@ class SetEncoder(tf.Module):
                 return [c[:, 0, 0, :] for c in contexts]
             summary = tf.reduce_mean(per_image, axis=[2, 3], keepdims=True)  # coarsest level
             pooled = self.global_pool(summary, mask)  # [B, 1, 1, F], broadcast over space below
-            return [c + proj(pooled) for c, proj in zip(contexts, self.global_projections)]
+            contexts = [c + proj(pooled) for c, proj in zip(contexts, self.global_projections)]
+            if self.support_map is not None:
+                support_map = self.map_pool(self.support_map(support, mask)[0], mask)
+                contexts[0] += self.map_projection(tf.nn.space_to_depth(support_map, 2))
+            return contexts
 
     def empty_context(self, batch_size) -> list[tf.Tensor]:
         """The contexts of the empty set (an all-masked support), for `batch_size` examples."""

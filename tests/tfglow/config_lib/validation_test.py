@@ -195,7 +195,9 @@ class ValidateConfigTest(tf.test.TestCase, parameterized.TestCase):
         with self.assertRaisesRegex(ValueError, r'unknown config key config\.model\.context'):
             config_lib.validate_config(config)
 
-    @parameterized.parameters('glow', 'pixelcnn', 'attention_pixelcnn', 'fewshot_glow')
+    @parameterized.parameters(
+        'glow', 'pixelcnn', 'attention_pixelcnn', 'meta_pixelcnn', 'fewshot_glow'
+    )
     def test_every_family_schema_is_valid_and_smoke_keeps_it_valid(self, model):
         config = config_lib.base_config(model)
         config_lib.validate_config(config)
@@ -230,11 +232,13 @@ class ValidateConfigTest(tf.test.TestCase, parameterized.TestCase):
         with self.assertRaisesRegex(ValueError, r'config\.model\.output must be one of'):
             config_lib.validate_config(config)
 
-    def test_autoregressive_models_sample_at_temperature_one(self):
+    def test_autoregressive_models_sample_at_positive_temperatures(self):
         config = config_lib.base_config('attention_pixelcnn')
         self.assertEqual(config.sample_temperatures, (1.0,))
-        config.sample_temperatures = (0.7,)
-        with self.assertRaisesRegex(ValueError, r'sample_temperatures must be \(1\.0,\)'):
+        config.sample_temperatures = (0.7, 1.0)
+        config_lib.validate_config(config)
+        config.sample_temperatures = (0.0, 1.0)  # The prior mode of a flow; no PixelCNN meaning.
+        with self.assertRaisesRegex(ValueError, r'sample_temperatures must be > 0 for model'):
             config_lib.validate_config(config)
 
     @parameterized.named_parameters(
@@ -274,11 +278,40 @@ class ValidateConfigTest(tf.test.TestCase, parameterized.TestCase):
         with self.assertRaisesRegex(ValueError, r'would not read the support set'):
             config_lib.validate_config(config)
 
+    @parameterized.named_parameters(
+        ('zero_step_size', 'inner_step_size', 0.0, r'inner_step_size must be a number in \(0\.0'),
+        ('negative_steps', 'inner_steps', -1, r'inner_steps must be an integer >= 0'),
+        ('no_condition', 'condition_width', 0, r'condition_width must be an integer >= 1'),
+        ('first_order_int', 'first_order', 1, r'first_order must be True or False'),
+    )
+    def test_bad_inner_loop(self, key, value, message):
+        config = config_lib.base_config('meta_pixelcnn')
+        config.model.inner_steps = 0
+        config_lib.validate_config(config)
+        with config.ignore_type():
+            _set(config, f'model.{key}', value)
+        with self.assertRaisesRegex(ValueError, message):
+            config_lib.validate_config(config)
+
     def test_section_replaced_by_value(self):
         config = config_lib.base_config()
         with config.ignore_type():
             config.data = 'fashion_mnist'
         with self.assertRaisesRegex(ValueError, r'config\.data must be a ConfigDict section'):
+            config_lib.validate_config(config)
+
+    def test_fewshot_glow_dequantization_is_a_checked_choice(self):
+        config = config_lib.base_config('fewshot_glow')
+        config.model.dequantization = 'variational'
+        config_lib.validate_config(config)
+        config.model.dequantization = 'variationl'
+        with self.assertRaisesRegex(
+            ValueError, r"config\.model\.dequantization .*'uniform'.*did you mean 'variational'"
+        ):
+            config_lib.validate_config(config)
+        config.model.dequantization = 'uniform'
+        config.model.dequantizer_width = 0
+        with self.assertRaisesRegex(ValueError, r'config\.model\.dequantizer_width'):
             config_lib.validate_config(config)
 
 

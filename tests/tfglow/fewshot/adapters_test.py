@@ -18,6 +18,7 @@ from tests.tfglow.fewshot.helpers import (
 )
 from tfglow import pixels
 from tfglow.fewshot import adapters
+from tfp_flows import testing
 
 
 class AdapterTest(tf.test.TestCase, parameterized.TestCase):
@@ -96,6 +97,45 @@ class AdapterTest(tf.test.TestCase, parameterized.TestCase):
                 uint8_images((1, *GLOW_SHAPE)), uint8_images((1, 1, *GLOW_SHAPE)), seed=0
             )
 
+    def test_variational_dequantizer_maps_the_noise_and_divides_by_q(self):
+        model = tfp_flows.FewShotGlow(
+            GLOW_SHAPE,
+            num_levels=2,
+            steps_per_level=1,
+            hidden_width=8,
+            context_channels=4,
+            encoder_width=8,
+            num_heads=2,
+            dequantization='variational',
+            dequantizer_couplings=1,
+            dequantizer_width=4,
+            seed=0,
+        )
+        images = uint8_images((2, *GLOW_SHAPE), seed=3)
+        support = dq.preprocess(uint8_images((2, 4, *GLOW_SHAPE), seed=4), 3)
+        x = dq.preprocess(images, 3)
+        model.initialize(dq.dequantize(x, 3, seed=[0, 1]), support=support)
+        testing.perturb_variables(model, 0.05, seed=2)
+        adapter = adapters.as_adapter(model, n_bits=3, num_noise_samples=2)
+        seeds = np.array([11, 12])
+        result = adapter.log_prob_discrete(
+            images, uint8_images((2, 4, *GLOW_SHAPE), seed=4), seed=seeds
+        )
+        weights = []
+        for j in range(2):
+            noise = pixels.uniform_noise(seeds, j, GLOW_SHAPE)
+            u, log_q = model.dequantizer.sample_and_log_prob(x, noise=noise)
+            self.assertGreater(float(tf.reduce_max(tf.abs(log_q))), 1e-3)  # Not uniform.
+            weights.append(model.log_prob(x + u / 8.0, support=support) - log_q)
+        weights = np.array(weights, np.float64)
+        box = 64 * math.log(8.0)
+        weighted = np.log(np.mean(np.exp(weights - weights.max(0)), axis=0)) + weights.max(0)
+        self.assertAllClose(result['dequantized'], weights.mean(0) - box, rtol=1e-5)
+        self.assertAllClose(result['dequantized_iw'], weighted - box, rtol=1e-5)
+        self.assertEqual(adapters.describe(adapter)['dequantization'], 'variational')
+        uniform = adapters.as_adapter(few_shot_glow(), n_bits=3)
+        self.assertEqual(adapters.describe(uniform)['dequantization'], 'uniform')
+
     def test_equal_seeds_give_equal_noise(self):
         adapter = adapters.as_adapter(few_shot_glow(), n_bits=3, num_noise_samples=2)
         image = uint8_images((1, *GLOW_SHAPE))
@@ -131,8 +171,11 @@ class AdapterTest(tf.test.TestCase, parameterized.TestCase):
         samples = adapter.sample_uint8(2, uint8_images((3, 2, *PIXEL_SHAPE)), seed=1)
         self.assertEqual(samples.shape, (2, 3, *PIXEL_SHAPE))
         self.assertContainsSubset(np.unique(samples).tolist(), [0, 255])
-        with self.assertRaisesRegex(ValueError, 'temperature 1 only'):
-            adapter.sample_uint8(2, seed=1, temperature=0.5)
+        # A low temperature draws each pixel's likelier value: the seed barely matters.
+        cold = [adapter.sample_uint8(8, seed=s, temperature=0.01) for s in (1, 2)]
+        self.assertAllEqual(cold[0], cold[1])
+        with self.assertRaisesRegex(ValueError, 'temperature must be a finite number > 0'):
+            adapter.sample_uint8(2, seed=1, temperature=0.0)
 
     def test_clear_errors(self):
         with self.assertRaisesRegex(ValueError, 'n_bits'):

@@ -86,6 +86,8 @@ class FidelityTest(tf.test.TestCase):
         # One row per class: 2 support images, the separator, 6 samples.
         self.assertEqual(grids[1.0].shape, (3 * 5 + 1, 9 * 5 + 1, 1))
         self.assertIn('| 1 (best) |', fidelity.format_fidelity_table(result))
+        # 11 timed episodes (the first traces) of 3 classes x 6 samples, at each temperature.
+        self.assertGreater(rows[1.0]['images_per_second'], 0.0)
 
     def test_samples_of_another_class_score_zero(self):
         class_arrays = separated_classes(per_class=8, group_sizes=[3, 3])

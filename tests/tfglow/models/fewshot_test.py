@@ -24,6 +24,17 @@ class BuildFewShotModelTest(tf.test.TestCase):
         )
         model = build_fewshot_model(config, SHAPE, seed=0)
         self.assertEqual(model.encoder.context_shapes, ((2,), (2,)))
+        # A config written before the key existed means uniform dequantisation.
+        self.assertIsNone(model.dequantizer)
+        config.dequantization = 'variational'
+        config.dequantizer_couplings = 2
+        config.dequantizer_width = 4
+        model = build_fewshot_model(config, SHAPE, seed=0)
+        self.assertLen(model.dequantizer.flow.couplings, 3)
+        config.dequantization = 'learned'
+        with self.assertRaisesRegex(ValueError, "dequantization must be one of .* 'learned'"):
+            build_fewshot_model(config, SHAPE)
+        config.dequantization = 'uniform'
         config.name = 'glow'
         with self.assertRaisesRegex(ValueError, "must be 'fewshot_glow'"):
             build_fewshot_model(config, SHAPE)

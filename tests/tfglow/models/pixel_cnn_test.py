@@ -7,7 +7,7 @@ from tfglow.models import pixel_cnn
 
 
 def _model_config(**overrides):
-    config = config_lib.load_config('configs/omniglot_attention_pixelcnn.py:smoke,support_map')
+    config = config_lib.load_config('configs/omniglot_attention_pixelcnn.py:smoke,attention')
     config.model.update(overrides)
     return config.model
 
@@ -34,6 +34,19 @@ class AttentionPixelCNNBuilderTest(tf.test.TestCase):
         model = pixel_cnn.build_attention_pixel_cnn(config, (28, 28, 1), seed=0)
         self.assertNotEmpty(model.attention_layers)
         self.assertIsNone(model.support_map)
+
+
+class MetaPixelCNNBuilderTest(tf.test.TestCase):
+    def test_inner_loop_as_configured(self):
+        config = config_lib.load_config('configs/omniglot_meta_pixelcnn.py:smoke,first_order')
+        config.model.inner_steps = 3
+        config.model.inner_step_size = 0.25
+        model = pixel_cnn.build_meta_pixel_cnn(config.model, (28, 28, 1), seed=0)
+        self.assertEqual((model.inner_steps, model.first_order), (3, True))
+        self.assertEqual(model.condition_width, config.model.condition_width)
+        self.assertAllClose(model.step_size, [0.25] * model.condition_width)
+        with self.assertRaisesRegex(ValueError, "must be 'meta_pixelcnn' for this builder"):
+            pixel_cnn.build_meta_pixel_cnn(_model_config(), (28, 28, 1))
 
 
 if __name__ == '__main__':

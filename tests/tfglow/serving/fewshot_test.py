@@ -21,8 +21,10 @@ from tfglow.serving import export, versions
 
 _FEWSHOT_GLOW = 'configs/omniglot_fewshot_glow.py:smoke'
 _UNCONDITIONAL_GLOW = 'configs/omniglot_fewshot_glow.py:smoke,unconditional'
+_VARIATIONAL_GLOW = 'configs/omniglot_fewshot_glow.py:smoke,vardeq'
 _ATTENTION = 'configs/omniglot_attention_pixelcnn.py:smoke'
 _PIXELCNN = 'configs/omniglot_attention_pixelcnn.py:smoke,pixelcnn'
+_META = 'configs/omniglot_meta_pixelcnn.py:smoke'
 _CLASS_CONDITIONAL = 'configs/fashion_mnist_pixelcnn.py:smoke,class_conditional'
 # Dequantisation draws of the few-shot Glow exports (the default, 8, costs more test time).
 _NOISE_SAMPLES = 3
@@ -107,6 +109,7 @@ class FewShotGlowExportTest(_ExportTestCase, tf.test.TestCase):
         self.assertEqual(metadata['step'], export_helpers.UNTRAINED_STEP)
         self.assertEqual((metadata['n_bits'], metadata['num_noise_samples']), (1, _NOISE_SAMPLES))
         self.assertTrue(metadata['takes_support'])
+        self.assertEqual(metadata['dequantization'], 'uniform')
         inputs = metadata['signatures']['fewshot_log_prob']['inputs']
         self.assertEqual(inputs['support'], {'dtype': 'uint8', 'shape': [-1, -1, 28, 28, 1]})
         self.assertEqual(inputs['support_mask'], {'dtype': 'bool', 'shape': [-1, -1]})
@@ -181,6 +184,22 @@ class FewShotGlowExportTest(_ExportTestCase, tf.test.TestCase):
             (dict(support=_uint8(np.zeros([2, 3, 28, 28, 3]))), 'support'),
         ):
             self.assert_invalid('fewshot_sample', pattern, **{**sample, **kwargs})
+
+
+class VariationalFewShotGlowExportTest(_ExportTestCase, tf.test.TestCase):
+    SPEC = _VARIATIONAL_GLOW
+
+    def test_log_prob_is_the_evaluators_bound_with_q(self):
+        self.assertEqual(self.metadata['dequantization'], 'variational')
+        self.assertEqual(self.adapter.dequantization, 'variational')
+        images, support = self.images, self.support
+        result = self.signatures['fewshot_log_prob'](
+            images=_uint8(images),
+            support=_uint8(support),
+            support_mask=tf.ones(support.shape[:2], tf.bool),
+        )
+        expected = self.adapter.log_prob_discrete(images, support)['dequantized']
+        self.assertAllClose(result['log_prob'], expected, **_NATS)
 
 
 class UnconditionalFewShotGlowExportTest(_ExportTestCase, tf.test.TestCase):
@@ -268,6 +287,32 @@ class AttentionPixelCNNExportTest(_ExportTestCase, tf.test.TestCase):
             num=tf.constant(0),
             seed=tf.constant(0, tf.int64),
         )
+
+
+class MetaPixelCNNExportTest(_ExportTestCase, tf.test.TestCase):
+    """tfglow.serving.meta_pixel_cnn: the attention model's signatures, adapting inside them."""
+
+    SPEC = _META
+
+    def test_log_prob_and_samples_are_the_evaluators_for_any_batch_and_support_size(self):
+        self.assertEqual(set(self.signatures), {'serving_default', 'log_prob', 'sample'})
+        self.assertEqual(self.metadata['model_family'], 'meta_pixelcnn')
+        self.assertEqual((self.metadata['takes_support'], self.metadata['inner_steps']), (True, 1))
+        for batch, k in ((2, 1), (2, 3), (1, 2)):
+            images, support = self.images[:batch], self.support[:batch, :k]
+            result = self.signatures['log_prob'](images=_uint8(images), support=_uint8(support))
+            expected = self.adapter.log_prob_discrete(images, support)['exact']
+            self.assertAllClose(result['log_prob'], expected, **_NATS)
+        # The adaptation reads the support: another support set changes the likelihood.
+        log_prob = lambda support: self.signatures['log_prob'](
+            images=_uint8(self.images), support=_uint8(support)
+        )['log_prob']
+        self.assertNotAllClose(log_prob(self.support), log_prob(255 - self.support))
+        images = self.signatures['sample'](
+            support=_uint8(self.support[:, :2]), num=tf.constant(1), seed=tf.constant(3, tf.int64)
+        )['images']
+        self.assert_binary_images(images, (1, 2, *_SHAPE))
+        self.assertAllEqual(images, self.adapter.sample_uint8(1, self.support[:, :2], seed=3))
 
 
 class PixelCNNExportTest(_ExportTestCase, tf.test.TestCase):

@@ -31,6 +31,7 @@ _SPECS = {
     'fewshot_glow_unconditional': 'configs/omniglot_fewshot_glow.py:smoke,unconditional',
     'attention_pixelcnn': 'configs/omniglot_attention_pixelcnn.py:smoke',
     'pixelcnn': 'configs/omniglot_attention_pixelcnn.py:smoke,pixelcnn',
+    'meta_pixelcnn': 'configs/omniglot_meta_pixelcnn.py:smoke',
 }
 # Small, so that a request over the cap is cheap to refuse.
 _MAX_BATCH = 8

@@ -81,6 +81,35 @@ class FewShotGlowTaskTest(tf.test.TestCase):
             task.target_nats(model, one_draw), 784 * math.log(2.0) - log_probs[:, 0], rtol=1e-5
         )
 
+    def test_variational_dequantisation_divides_by_q_and_trains_it(self):
+        task = _task(_OMNIGLOT_GLOW + ',vardeq')
+        model = task.build_model()
+        task.initialize(model)
+        testing.perturb_variables(model.dequantizer, 0.05, seed=3)
+        batch = {k: v[:3] for k, v in _first(task.eval_dataset()).items()}
+        x = dq.preprocess(batch['target'], 1)
+        support = dq.preprocess(batch['support'], 1)
+        weights = []
+        for i in range(4):
+            u, log_q = model.dequantizer.sample_and_log_prob(x, noise=batch['noise'][:, i])
+            log_p = model.log_prob(
+                dq.dequantize(x, 1, noise=u), support=support, support_mask=batch['support_mask']
+            )
+            weights.append((log_p - log_q).numpy().astype(np.float64))
+        weights = np.stack(weights, axis=1)
+        peak = weights.max(1)
+        expected = 784 * math.log(2.0) - (np.log(np.mean(np.exp(weights.T - peak), 0)) + peak)
+        self.assertAllClose(task.target_nats(model, batch), expected, rtol=1e-5)
+        self.assertEqual(task.evaluation_details()['dequantization'], 'variational')
+        self.assertIn('q(u_i | target)', task.evaluation_details()['bound'])
+        train_batch = _first(task.train_dataset(tf.distribute.InputContext(), 0))
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean(task.loss(model, train_batch)[0])
+        variables = model.dequantizer.trainable_variables
+        for variable, gradient in zip(variables, tape.gradient(loss, variables)):
+            self.assertIsNotNone(gradient, variable.name)
+            self.assertGreater(float(tf.reduce_sum(tf.abs(gradient))), 0.0, variable.name)
+
     def test_unconditional_variant_ignores_the_support(self):
         task = _task('configs/omniglot_fewshot_glow.py:unconditional,smoke')
         model = task.build_model()
@@ -128,9 +157,11 @@ class FewShotGlowTaskTest(tf.test.TestCase):
 
 class AttentionPixelCNNTaskTest(tf.test.TestCase):
     def test_rotated_training_classes_are_new_classes(self):
-        plain = _task(_OMNIGLOT_ATTENTION).train_class_arrays
+        unrotated = _task(_OMNIGLOT_ATTENTION)
+        unrotated.config.episodes.rotate_train_classes = False
+        plain = unrotated.train_class_arrays
         task = _task(_OMNIGLOT_ATTENTION)
-        task.config.episodes.rotate_train_classes = True
+        self.assertTrue(task.config.episodes.rotate_train_classes)  # The config's default.
         rotated = task.train_class_arrays
         self.assertLen(rotated, 4 * len(plain))
         name = next(iter(plain))

@@ -45,6 +45,7 @@ class FewShotGlowTest(tf.test.TestCase, parameterized.TestCase):
     @parameterized.named_parameters(
         ('spatial_attention', dict(context='spatial', pooling='attention')),
         ('vector_mean', dict(context='vector', pooling='mean')),
+        ('spatial_support_map', dict(context='spatial', support_map_width=2)),
     )
     def test_log_prob_is_invariant_to_shuffling_the_support(self, options):
         model = _model(**options)
@@ -222,6 +223,32 @@ class FewShotGlowTest(tf.test.TestCase, parameterized.TestCase):
         self.assertTrue(bool(restored.is_initialized))
         self.assertAllClose(restored.log_prob(x, support=support), expected, atol=1e-5)
 
+    def test_variational_dequantizer_is_an_extra_part_with_its_own_seed_stream(self):
+        uniform = FewShotGlow(SHAPE, **OPTIONS)
+        variational = FewShotGlow(SHAPE, dequantization='variational', **OPTIONS)
+        self.assertIsNone(uniform.dequantizer)
+        self.assertIsInstance(variational.dequantizer, tfp_flows.VariationalDequantizer)
+        x, support = _images(), _support()
+        for model in (uniform, variational):
+            model.initialize(x, support=support)
+        # Adding q draws no weights from the Glow's or the encoder's streams.
+        self.assertAllEqual(
+            uniform.log_prob(x, support=support), variational.log_prob(x, support=support)
+        )
+        self.assertLen(
+            variational.trainable_variables,
+            len(uniform.trainable_variables) + len(variational.dequantizer.trainable_variables),
+        )
+        testing.perturb_variables(variational.dequantizer, 0.05, seed=4)
+        path = tf.train.Checkpoint(model=variational).save(self.get_temp_dir() + '/ckpt')
+        restored = FewShotGlow(SHAPE, **dict(OPTIONS, seed=11, dequantization='variational'))
+        tf.train.Checkpoint(model=restored).restore(path).assert_consumed()
+        levels = tf.round(x + 0.5) - 0.5
+        self.assertAllClose(
+            restored.dequantizer.sample_and_log_prob(levels, seed=[1, 2]),
+            variational.dequantizer.sample_and_log_prob(levels, seed=[1, 2]),
+        )
+
     def test_bad_inputs_raise_clear_value_errors(self):
         model = _model()
         x, support = _images(), _support()
@@ -239,6 +266,10 @@ class FewShotGlowTest(tf.test.TestCase, parameterized.TestCase):
             model.log_prob(x, support_mask=tf.ones([3, 4], tf.bool))
         with self.assertRaisesRegex(ValueError, 'context must be one of'):
             FewShotGlow(SHAPE, 2, 1, 8, context='global')
+        with self.assertRaisesRegex(ValueError, "support_map_width=4 needs context='spatial'"):
+            FewShotGlow(SHAPE, 2, 1, 8, context='none', support_map_width=4)
+        with self.assertRaisesRegex(ValueError, "dequantization must be one of .* got 'learned'"):
+            FewShotGlow(SHAPE, 2, 1, 8, dequantization='learned')
 
 
 if __name__ == '__main__':

@@ -161,6 +161,36 @@ class PixelCNNTest(tf.test.TestCase, parameterized.TestCase):
         self.assertLess(ks_distance(samples, pmf), 0.02)
 
     @parameterized.named_parameters(
+        ('categorical', 'categorical', 256, 1.0), ('bernoulli', 'bernoulli', 2, 0.5)
+    )
+    def test_temperature_tempers_each_conditional(self, output, levels, scale):
+        # Perturbations that leave the pixel's probabilities far from uniform and from 0 or 1.
+        model = perturbed(PixelCNN((1, 1, 1), output, **TINY), scale)
+        pmf = np.exp(model.log_prob(np.arange(levels).reshape(levels, 1, 1, 1)).numpy())
+        for temperature in (0.5, 2.0):
+            tempered = pmf ** (1.0 / temperature)
+            tempered /= tempered.sum()
+            samples = model.sample(10000, seed=5, temperature=temperature).numpy().reshape(-1)
+            self.assertLess(ks_distance(samples, tempered), 0.02, temperature)
+            # And not the untempered distribution: the test can tell them apart.
+            self.assertGreater(ks_distance(samples, pmf), 0.03, temperature)
+        self.assertAllEqual(model.sample(7, seed=2), model.sample(7, seed=2, temperature=1.0))
+
+    def test_logistic_temperature_narrows_the_draws(self):
+        model = perturbed(PixelCNN((1, 1, 1), 'logistic_mixture', **TINY), 1.0)
+        spreads = [
+            np.std(model.sample(4000, seed=3, temperature=t).numpy().astype(float))
+            for t in (0.3, 1.0)
+        ]
+        self.assertLess(spreads[0], 0.8 * spreads[1])
+
+    def test_temperature_must_be_positive(self):
+        model = PixelCNN((2, 2, 1), 'bernoulli', **TINY)
+        for bad in (0.0, -1.0, float('nan')):
+            with self.assertRaisesRegex(ValueError, 'temperature must be a finite number > 0'):
+                model.sample(1, seed=1, temperature=bad)
+
+    @parameterized.named_parameters(
         ('categorical', 'categorical', tf.uint8, 255),
         ('logistic', 'logistic_mixture', tf.int32, 255),
         ('bernoulli', 'bernoulli', tf.int64, 1),

@@ -12,6 +12,7 @@ VARIANTS = (
     ('attention_vector', dict(pooling='attention', context='vector')),
     ('mean_spatial', dict(pooling='mean', context='spatial')),
     ('mean_vector', dict(pooling='mean', context='vector')),
+    ('attention_spatial_map', dict(pooling='attention', context='spatial', map_width=4)),
 )
 
 
@@ -96,7 +97,7 @@ class SetEncoderTest(tf.test.TestCase, parameterized.TestCase):
             self.assertAllClose(_flat(graph), _flat(encoder(support, mask)), atol=1e-5)
 
     def test_gradients_reach_every_variable(self):
-        for options in (dict(pooling='attention', context='spatial'), dict(context='vector')):
+        for options in (dict(context='spatial', map_width=2), dict(context='vector')):
             encoder = _encoder(**options)
             with tf.GradientTape() as tape:
                 loss = tf.reduce_sum(tf.square(_flat(encoder(_support()))))
@@ -104,6 +105,26 @@ class SetEncoderTest(tf.test.TestCase, parameterized.TestCase):
             self.assertNotEmpty(encoder.trainable_variables)
             for variable, gradient in zip(encoder.trainable_variables, gradients):
                 self.assertIsNotNone(gradient, variable.name)
+
+    def test_support_map_adds_to_the_finest_level_only(self):
+        support = _support()
+        plain, mapped = _encoder()(support), _encoder(map_width=4)(support)
+        # Drawn after every other weight: the rest of the encoder is unchanged.
+        self.assertAllEqual(plain[1], mapped[1])
+        self.assertNotAllClose(plain[0], mapped[0])
+        self.assertEqual(mapped[0].shape, plain[0].shape)
+        # Location-dependent: ink at one corner of the support images moves the map's term at
+        # that corner, and (beyond the 7-pixel receptive field) not at the opposite one.
+        plain_encoder, map_encoder = _encoder(), _encoder(map_width=4)
+
+        def map_term(support):
+            return map_encoder(support)[0] - plain_encoder(support)[0]
+
+        blank = tf.fill([1, 2, *SHAPE], -0.5)
+        inked = tf.tensor_scatter_nd_update(blank, [[0, 0, 0, 0, 0], [0, 1, 0, 0, 0]], [0.5, 0.5])
+        change = tf.reduce_sum(tf.abs(map_term(inked) - map_term(blank)), axis=-1)[0]
+        self.assertGreater(float(change[0, 0]), 1e-3)
+        self.assertAllClose(change[-1, -1], 0.0, atol=1e-5)
 
     def test_same_seed_same_weights(self):
         support = _support()
@@ -134,6 +155,8 @@ class SetEncoderTest(tf.test.TestCase, parameterized.TestCase):
         ('heads', dict(hidden_width=6, num_heads=4), 'divisible by num_heads'),
         ('levels', dict(num_levels=4), 'divisible by 2\\*\\*num_levels'),
         ('channels', dict(context_channels=0), 'context_channels must be an integer >= 1'),
+        ('map_width', dict(map_width=-1), 'map_width must be an integer >= 0'),
+        ('map_vector', dict(context='vector', map_width=4), "needs context='spatial'"),
     )
     def test_bad_construction_raises_clear_value_error(self, overrides, message):
         with self.assertRaisesRegex(ValueError, message):
