@@ -7,9 +7,8 @@ Launch (reads the npz files of ../shared/data/omniglot):
 Variants (`--config=configs/omniglot_fewshot_glow.py:<variant>`):
   unconditional: the same Glow with no set encoder (`context` 'none'), trained on the same target
                  images: the baseline that ignores the support.
-  vardeq:        variational dequantisation (Flow++): a learned noise q(u | target)
-                 (`dequantization` 'variational', 3 checkerboard couplings of width 32) trained
-                 jointly; the reported bounds divide by q (see tfglow/tasks/fewshot_glow.py).
+  uniform:       uniform dequantisation (openai/glow's), no learned q: the model of the first
+                 release, for comparison.
   smoke:         a few steps of a tiny model, for tests (combines with the others).
 
 Training: episodes of the 964 background classes ('train', "images_background"): per batch a
@@ -75,7 +74,7 @@ from tfglow import config_lib
 
 NATIVE_IMAGE_SHAPE = (28, 28, 1)
 NUM_CLASSES = 964
-VARIANTS = ('smoke', 'unconditional', 'vardeq')
+VARIANTS = ('smoke', 'unconditional', 'uniform')
 
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
@@ -101,7 +100,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     config.model.num_heads = 4
     config.model.n_bits_x = 1
     config.model.support_map_width = 0
-    config.model.dequantization = 'variational' if 'vardeq' in variants else 'uniform'
+    config.model.dequantization = 'uniform' if 'uniform' in variants else 'variational'
     config.model.dequantizer_couplings = 3
     config.model.dequantizer_width = 32
 

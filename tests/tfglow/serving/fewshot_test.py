@@ -19,9 +19,9 @@ from tfglow import config_lib, data, trained
 from tfglow.fewshot import restore
 from tfglow.serving import export, versions
 
-_FEWSHOT_GLOW = 'configs/omniglot_fewshot_glow.py:smoke'
+_FEWSHOT_GLOW = 'configs/omniglot_fewshot_glow.py:smoke,uniform'
 _UNCONDITIONAL_GLOW = 'configs/omniglot_fewshot_glow.py:smoke,unconditional'
-_VARIATIONAL_GLOW = 'configs/omniglot_fewshot_glow.py:smoke,vardeq'
+_VARIATIONAL_GLOW = 'configs/omniglot_fewshot_glow.py:smoke'
 _ATTENTION = 'configs/omniglot_attention_pixelcnn.py:smoke'
 _PIXELCNN = 'configs/omniglot_attention_pixelcnn.py:smoke,pixelcnn'
 _META = 'configs/omniglot_meta_pixelcnn.py:smoke'
