@@ -16,56 +16,56 @@ support size K uniform in 1..5, then per episode K support images and a target, 
 the target not in the support. Evaluation: 1,000 fixed episodes (seed 0) of the 659 evaluation
 classes ('test', "images_evaluation", never seen in training) with K = 5.
 
-What the number is: Omniglot is binary, so `n_bits_x` is 1: each pixel is one of two levels,
-dequantised with uniform noise of width 1/2, and the reported nats/image is
-`784 log 2 - log mean_i p(target + u_i | support)` over 4 noise draws u_i: an upper bound (in
-expectation) on the discrete NLL -log P(target | support), tightened by the 4 draws. The training
-log shows the same quantity with one draw.
+What the number is: Omniglot is binary, so `n_bits_x` is 1: each pixel is one of two levels.
+The default dequantises it variationally (Flow++, `config.model.dequantization='variational'`):
+a learned noise distribution q(u | target) (`tfp_flows.VariationalDequantizer`, 3 checkerboard
+couplings of width 32, trained jointly; it starts as the uniform noise) and the reported
+nats/image is `784 log 2 - log mean_i [p(target + u_i | support) / q(u_i | target)]` over S
+draws u_i ~ q: an upper bound (in expectation) on the discrete NLL -log P(target | support),
+tightened by the S draws (importance weighting). Training evaluates with S = 4; the training log
+shows the one-draw bound. `:uniform` is openai/glow's uniform noise (q = 1).
 
-Target: for scale, SCHA-VAE (Giannone & Winther, ICML 2022) reports 71.5 nats/image on this
-background/evaluation split with 5-shot sets (also a bound).
+Target (the few-shot specificity issue's goals): K=5 <= 85 nats/image (a bound over >= 256
+draws) and a K=1 -> K=10 gain >= 4; likelihood classification 20-way 1-shot >= 80% within one
+alphabet, >= 95% across, 5-way 1-shot >= 98%; samples in their support's class at >= 90% of real
+images' rate. For scale, SCHA-VAE (Giannone & Winther, ICML 2022) reports 71.5 nats/image on
+this background/evaluation split with 5-shot sets (also a bound).
 
-Measured (2026-11-22, 2 CPU cores shared with 3-4 other jobs; the default and the
-`unconditional` variant, then `tfglow-fewshot-eval --workdir=<this run>
---baseline_workdir=<unconditional run> --noise_samples=8`, all 659 evaluation classes, one
-held-out target each, importance-weighted bound over 8 draws, nats/image +- standard error):
+Measured (2026-12-06, the default; 2 CPU cores shared with the PixelCNN's training and other
+jobs; training 50 minutes for the 8,000 steps, its own evaluation at step 8,000: 76.34
+nats/image (S = 4), specificity gap 10.70. Then `tfglow-fewshot-eval --workdir=<run>
+--analyses=sweep --ks=1,2,5,10 --noise_samples=256`, all 659 evaluation classes, one held-out
+target each, importance-weighted bound over 256 draws of q, nats/image +- standard error):
 
-  K = 1: 116.42 +- 1.16, 2: 114.71, 5: 113.45, 10: 113.06, 19: 112.81 +- 1.13
-  same model, empty support: 134.91; the unconditional variant: 115.11 +- 1.16
+  K = 1: 75.26 +- 0.97, 2: 73.61, 5: 72.38, 10: 72.00 +- 0.94; empty support 91.40
+  (the standard one-draw-average bound over the same draws: 82.29, 80.50, 79.16, 78.71)
+  gain K=1 -> K=10 (paired): 3.26 +- 0.17 nats (IW), 3.58 +- 0.17 (standard)
 
-so the NLL falls with every added support image (paired over the same targets and noise: by
-1.71 +- 0.15 nats from K = 1 to 2, 3.61 +- 0.20 to K = 19) and beats the unconditional Glow from
-K = 5 on (+1.65 +- 0.23 nats at K = 5, +2.30 +- 0.23 at K = 19; at K = 2 +0.40 +- 0.26, at K = 1
--1.31 +- 0.30). The standard (one-draw) bound reads about 9 nats higher throughout.
+and `--analyses=specificity,classification,fidelity --ks=1,5 --noise_samples=1 --ways=5,20
+--shots=1 --episodes=200 --episode_classes=within_alphabet,cross_alphabet` (the default
+`--fidelity_temperatures=0.6,0.8`, plus 1): specificity gap K=1 9.17 +- 0.35, K=5 10.57 +- 0.31
+(95% of targets prefer their own class); 20-way 1-shot 51.1% +- 1.9 within one alphabet,
+70.3% +- 1.4 across; 5-way 1-shot 74.9% +- 2.8 within, 84.4% +- 2.3 across; sample fidelity
+(20-way 5-shot, 10 within-alphabet episodes, real images 80.0% +- 4.8): 58.1% +- 5.2 at T = 0.6
+(0.73 of real), 47.5% at 0.8, 35.6% at 1; sampling about 170 images/s (shared cores).
+Lower temperatures (`--fidelity_temperatures=0.4,0.5`): 65.5% +- 7.9 at T = 0.4 (0.82 of real,
+the best), 62.4% at 0.5.
 
-Likelihood-based classification (`--analyses=classification --noise_samples=1`, 600 episodes,
-95% intervals): 5-way 1-shot 79.3% +- 1.5, 5-way 5-shot 92.4% +- 1.0, 20-way 1-shot
-62.2% +- 0.9, 20-way 5-shot 80.7% +- 0.7. Training took 58 minutes
-(the unconditional variant 31) on the shared cores. These bounds are far above SCHA-VAE's 71.5
-and the Attention PixelCNN's exact 70.6 (configs/omniglot_attention_pixelcnn.py); how much of
-that gap is the looseness of a dequantised bound on binary pixels, and how much the model, these
-runs cannot tell.
-
-Variational dequantisation, a first measurement (2026-12-06, 300 steps only, same shared cores,
-`nice -n 19 python tools/train.py --config=configs/omniglot_fewshot_glow.py[:vardeq]
---config.num_train_steps=300 --config.num_eval_examples=200 --workdir=...`): training bound at
-step 300 129.0 nats/image (vardeq) vs 250.6 (uniform); evaluation (EMA weights, 200 episodes,
-K = 5, IW over 4 draws) 126.7 vs 242.0; `tfglow-fewshot-eval --noise_samples=256 --ks=1,5
---max_classes=20 --analyses=sweep,classification --ways=5 --shots=1 --episodes=10` (20 targets):
-K = 5 IW bound over 256 draws 111.8 +- 5.7 vs 213.7 +- 5.6 (standard bound 121.4 vs 244.7),
-K = 1 114.5 vs 216.3. Both trained at the same speed (about 50-60 episodes/s here). Much of
-the uniform bound's excess is the flow having to model a flat box per binary pixel; q learns
-where in the box p puts its mass. Not yet measured: the full 8,000-step run. The specificity gap
-(evaluation, K = 5) was 3.82 nats (vardeq) vs 4.38 (uniform); adding a full-resolution support map
-to the finest level (`--config.model.support_map_width=16`, with vardeq) gave 128.9 nats/image
-and a gap of 3.75 at step 300: no gain visible yet at this length.
+The first release (uniform dequantisation, 8,000 steps, 58 minutes, measured 2026-11-22 with
+`--noise_samples=8`): K = 1 116.42, 5 113.45, 10 113.06, 19 112.81; the unconditional variant
+115.11; 20-way 1-shot 62.2% across alphabets (600 episodes). Variational dequantisation more
+than halved the bound's excess at equal steps (300-step runs: 129.0 vs 250.6 nats/image in
+training) and made the model use the support (gap ~10.6 nats). A full-resolution support map at
+the finest level (`--config.model.support_map_width=16`) showed no gain in a 300-step run and is
+off.
 
 Image shape [28, 28, 1] with 2 levels (28 = 4 x 7 fits 2 squeezes; the top latent is 7x7x8).
 Model: 2 levels of 8 steps, coupling width 64, learned top prior; a set encoder (width 32) with
 4-head attention pooling gives each level a 16-channel spatial context read by every coupling,
-split prior and the top prior: 0.41M parameters (the unconditional variant 0.16M). Throughput on
-2 shared CPU cores (60-step runs, 2026-11-22): about 140 episodes/s (0.23 s per batch of 32), so
-the 8,000 steps take about 30 minutes alone; the unconditional variant about 300 episodes/s.
+split prior and the top prior: 0.41M parameters (the unconditional variant 0.16M), plus
+55,480 in the dequantiser q. Throughput: about 90 episodes/s with q on the 2 shared cores
+(2026-12-06, beside another training), so the 8,000 steps took 50 minutes; with uniform noise
+about 140 episodes/s (2026-11-22, 60-step runs); the unconditional variant about 300.
 """
 
 import ml_collections
