@@ -4,6 +4,7 @@ import numpy as np
 import tensorflow as tf
 from absl.testing import parameterized
 
+from tests.tfp_flows.distributions import support_checks
 from tests.tfp_flows.distributions.pixel_cnn_test import (
     all_images,
     assert_causal,
@@ -323,29 +324,9 @@ class AttentionPixelCNNTest(tf.test.TestCase, parameterized.TestCase):
         shape = (3, 3, 1)
         model = AttentionPixelCNN(shape, 'bernoulli', **TINY)
         images = np.zeros([2, *shape], np.int32)
-        support = np.zeros([2, 3, *shape], np.int32)
         with self.assertRaisesRegex(ValueError, r'needs support=\[B, K, H, W, C\]'):
             model.log_prob(images)
-        with self.assertRaisesRegex(ValueError, r'support must have shape \[B, K, H, W, C\]'):
-            model.log_prob(images, support=support[:, 0])
-        with self.assertRaisesRegex(ValueError, r'built for images of shape \(3, 3, 1\)'):
-            model.log_prob(images, support=np.zeros([2, 3, 4, 4, 1], np.int32))
-        with self.assertRaisesRegex(ValueError, r'support must hold values in \{0, ..., 1\}'):
-            model.log_prob(images, support=support + 2)
-        with self.assertRaisesRegex(ValueError, 'support must be an integer tensor'):
-            model.log_prob(images, support=support.astype(np.float32))
-        with self.assertRaisesRegex(ValueError, r'support_mask must have shape \[B, K\]'):
-            model.log_prob(images, support=support, support_mask=np.ones([2, 2], bool))
-        with self.assertRaisesRegex(ValueError, 'support_mask must be a bool'):
-            model.log_prob(images, support=support, support_mask=np.ones([2, 3], np.float32))
-        with self.assertRaisesRegex(ValueError, 'K >= 1 slots'):
-            model.log_prob(images, support=support[:, :0])
-        with self.assertRaisesRegex(ValueError, 'support_mask without a support'):
-            model.log_prob(images, support_mask=np.ones([2, 3], bool))
-        with self.assertRaisesRegex(ValueError, 'conditioning has batch shape'):
-            model.log_prob(images, support=np.zeros([3, 3, *shape], np.int32))
-        with self.assertRaisesRegex(ValueError, 'not class-conditional'):
-            model.log_prob(images, support=support, label=[0, 1])
+        support_checks.assert_clear_support_errors(self, model, shape)
 
 
 # A support map beside attention at one layer, and a support map alone.
