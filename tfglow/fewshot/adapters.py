@@ -244,7 +244,12 @@ class PixelCNNAdapter(_Adapter):
         self.takes_support = isinstance(model, tfp_flows.AttentionPixelCNN | tfp_flows.MetaPixelCNN)
         # One traced signature per model kind: a support-conditioned model always gets a support
         # and a mask.
-        if self.takes_support:
+        if isinstance(model, tfp_flows.MetaPixelCNN):
+            # Classification scores every candidate set against many queries: adapting each
+            # distinct set once, then scoring under its phi, skips the repeated inner loops.
+            self._adapt = tf.function(model.adapt, reduce_retracing=True)
+            log_prob = lambda x, conditions: model.log_prob(x, conditions=conditions)
+        elif self.takes_support:
             log_prob = lambda x, support, mask: model.log_prob(
                 x, support=support, support_mask=mask
             )
@@ -268,8 +273,22 @@ class PixelCNNAdapter(_Adapter):
         del seed  # Exact: nothing random.
         images, support, support_mask = self._check(images, support, support_mask)
         conditioning = self._conditioning(support, support_mask, len(images))
+        if isinstance(self.model, tfp_flows.MetaPixelCNN):
+            conditioning = (self._adapted_conditions(*conditioning),)
         log_prob = self._log_prob(pixels.to_levels(images, self.n_bits), *conditioning)
         return {'exact': log_prob.numpy().astype(np.float64)}
+
+    def _adapted_conditions(self, support, support_mask) -> tf.Tensor:
+        """A `MetaPixelCNN`'s phi `[B, D]` per set, adapting each distinct set once."""
+        levels = np.asarray(support)
+        # Padded slots cannot change phi, so sets that differ only there are the same set.
+        kept = np.where(support_mask[..., None, None, None], levels, 0)
+        keys = np.concatenate(
+            [kept.reshape(len(kept), -1), support_mask.astype(levels.dtype)], axis=1
+        )
+        _, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
+        conditions = self._adapt(levels[first], support_mask[first])
+        return tf.gather(conditions, inverse.reshape(-1))
 
     def sample_uint8(self, n, support=None, support_mask=None, seed=0, temperature=1.0):
         support, support_mask = self._check_sample_support(support, support_mask)

@@ -47,7 +47,9 @@ class MetaPixelCNN(PixelCNN):
     support at all (`support=None`) or `inner_steps=0` give `phi_0`: the model is then a plain
     PixelCNN with constant biases. `K` may differ between calls, also inside one `tf.function`
     traced with `[None, None, H, W, C]`. `log_prob(x, support=s)` takes `x [..., B, H, W, C]`;
-    `sample(n, support=s)` returns `[n, B, H, W, C]`.
+    `sample(n, support=s)` returns `[n, B, H, W, C]`. Instead of a support, `conditions=phi`
+    (float `[B, condition_width]`, e.g. from `adapt`) scores or samples under an already adapted
+    `phi`: adapt once, then score many targets or candidate sets without repeating the inner loop.
 
     Cost: every inner step runs the network forward and backward on all `B * K` support images
     (second order: and the backward pass of that backward pass in training), so a training step
@@ -77,6 +79,7 @@ class MetaPixelCNN(PixelCNN):
     nats = model.log_prob(targets, support=padded, support_mask=valid)   # valid: bool [B, K_max]
     samples = model.sample(4, support=support, seed=0)             # [4, B, 28, 28, 1]
     phi = model.adapt(support)                                     # [B, condition_width]
+    nats = model.log_prob(targets, conditions=phi)                 # as with support=support
     ```
 
     #### References
@@ -196,25 +199,45 @@ class MetaPixelCNN(PixelCNN):
         """`alpha = softplus(rho)` `[condition_width]`: the inner step size of each entry of phi."""
         return tf.nn.softplus(self.step_size_parameter)
 
-    def _conditioning(self, label=None, support=None, support_mask=None) -> dict:
+    def _conditioning(self, label=None, support=None, support_mask=None, conditions=None) -> dict:
         if label is not None:
             raise ValueError(f'{self.name} is not class-conditional; got a label.')
+        if conditions is not None:
+            if support is not None or support_mask is not None:
+                raise ValueError('pass either a support set or adapted conditions (phi), not both.')
+            return {
+                'label': None,
+                'support': None,
+                'conditions': self._check_conditions(conditions),
+            }
         if support is None:
             if support_mask is not None:
                 raise ValueError('got a support_mask without a support set.')
-            return {'label': None, 'support': None, 'support_mask': None}
+            return {'label': None, 'support': None, 'conditions': None}
         support, support_mask = self._check_support(
             support,
             support_mask,
             'for an empty set pass one slot with support_mask=False, or support=None',
         )
-        return {'label': None, 'support': support, 'support_mask': support_mask}
+        return {'label': None, 'support': support, 'support_mask': support_mask, 'conditions': None}
+
+    def _check_conditions(self, conditions) -> tf.Tensor:
+        """`conditions` as float `[B, condition_width]`, or a ValueError naming its shape."""
+        conditions = tf.convert_to_tensor(conditions, self._float_dtype)
+        if not conditions.shape.is_compatible_with([None, self.condition_width]):
+            raise ValueError(
+                f'conditions must be phi, float [B, {self.condition_width}] (as from adapt); got '
+                f'shape {conditions.shape}.'
+            )
+        return conditions
 
     def _conditioning_batch_shape(self, conditioning: dict):
-        support = conditioning['support']
-        if support is None:
+        given = conditioning['support']
+        if given is None:
+            given = conditioning['conditions']
+        if given is None:
             return tf.TensorShape([]), tf.constant([], tf.int32)
-        return support.shape[:1], tf.shape(support)[:1]
+        return given.shape[:1], tf.shape(given)[:1]
 
     def layer_biases(self, conditions: tf.Tensor) -> list[tf.Tensor]:
         """`phi [N, condition_width]` -> the `num_layers - 1` biases `[N, 2 * hidden_width]`."""
@@ -269,7 +292,9 @@ class MetaPixelCNN(PixelCNN):
         return conditions
 
     def _conditions(self, conditioning: dict) -> tf.Tensor:
-        """phi `[B, condition_width]` adapted to the support, or `phi_0` `[1, ...]` without one."""
+        """phi `[B, condition_width]`: adapted to the support, as given, or `phi_0` `[1, D]`."""
+        if conditioning['conditions'] is not None:
+            return conditioning['conditions']
         if conditioning['support'] is None:
             return self._initial_conditions(1)
         support = self.preprocess(conditioning['support'])

@@ -350,8 +350,11 @@ class PixelCNN(tfd.Distribution):
         )
         return params, leading
 
-    def output_parameters(self, inputs, label=None, support=None, support_mask=None) -> tf.Tensor:
+    def output_parameters(self, inputs, **conditioning_kwargs) -> tf.Tensor:
         """Output parameters `[..., H, W, C, P]` of every sub-pixel, from network inputs.
+
+        `conditioning_kwargs` are those of `log_prob` (`label` here; the subclasses' support
+        sets).
 
         `inputs` are floats `[..., H, W, C]` as made by `preprocess` (so that gradients with
         respect to them can be taken). Per sub-pixel: 256 logits ('categorical'); 1 logit
@@ -366,7 +369,7 @@ class PixelCNN(tfd.Distribution):
                 f'inputs must have shape [..., {", ".join(map(str, self._image_shape))}]; got '
                 f'{inputs.shape}.'
             )
-        conditioning = self._conditioning(label, support, support_mask)
+        conditioning = self._conditioning(**conditioning_kwargs)
         self._check_leading(inputs.shape[:-3], self._conditioning_batch_shape(conditioning)[0])
         params, leading = self._network_parameters(inputs, conditioning)
         return tf.reshape(params, tf.concat([leading, tf.shape(params)[1:]], axis=0))
@@ -446,9 +449,9 @@ class PixelCNN(tfd.Distribution):
     def _call_prob(self, value, name, **kwargs):
         return super()._call_prob(self._check_integers(value, 'x', min_rank=3), name, **kwargs)
 
-    def _log_prob(self, x, label=None, support=None, support_mask=None):
+    def _log_prob(self, x, **conditioning_kwargs):
         x = self._check_integers(x, 'x', min_rank=3)
-        conditioning = self._conditioning(label, support, support_mask)
+        conditioning = self._conditioning(**conditioning_kwargs)
         self._check_leading(x.shape[:-3], self._conditioning_batch_shape(conditioning)[0])
         params, leading = self._network_parameters(self.preprocess(x), conditioning)
         flat = tf.reshape(x, [-1, *self._image_shape])
@@ -462,9 +465,9 @@ class PixelCNN(tfd.Distribution):
         samples = self._sample_n(tf.reduce_prod(sample_shape), seed=seed, **kwargs)
         return tf.reshape(samples, tf.concat([sample_shape, tf.shape(samples)[1:]], axis=0))
 
-    def _sample_n(self, n, seed=None, label=None, support=None, support_mask=None, temperature=1.0):
+    def _sample_n(self, n, seed=None, temperature=1.0, **conditioning_kwargs):
         temperature = self._check_temperature(temperature)
-        conditioning = self._conditioning(label, support, support_mask)
+        conditioning = self._conditioning(**conditioning_kwargs)
         if isinstance(seed, int | np.integer):
             # Unlike TFP's stateful int seeds, an int seed here is reproducible: sample(n, seed=3)
             # gives the same images every time.

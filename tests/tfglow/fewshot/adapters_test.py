@@ -22,6 +22,17 @@ from tfp_flows import testing
 
 
 class AdapterTest(tf.test.TestCase, parameterized.TestCase):
+    def _assert_scores_as_its_model(self, adapter, model, images, support, mask):
+        """The adapter's exact scores of uint8 images equal a 'bernoulli' model's log_prob."""
+        expected = model.log_prob(
+            (images >= 128).astype(np.int32),
+            support=(support >= 128).astype(np.int32),
+            support_mask=mask,
+        )
+        self.assertAllClose(
+            adapter.log_prob_discrete(images, support, mask)['exact'], expected, rtol=1e-5
+        )
+
     @parameterized.parameters('bernoulli', 'categorical')
     def test_pixel_cnn_is_exact_log_prob(self, output):
         model = pixel_cnn(attention=False, output=output)
@@ -43,20 +54,39 @@ class AdapterTest(tf.test.TestCase, parameterized.TestCase):
             uint8_images((2, 3, *PIXEL_SHAPE), seed=1),
         )
         mask = np.array([[True, False, True], [True, True, True]])
-        expected = model.log_prob(
-            (images >= 128).astype(np.int32),
-            support=(support >= 128).astype(np.int32),
-            support_mask=mask,
-        )
-        self.assertAllClose(
-            adapter.log_prob_discrete(images, support, mask)['exact'], expected, rtol=1e-5
-        )
+        self._assert_scores_as_its_model(adapter, model, images, support, mask)
         empty = model.log_prob(
             (images >= 128).astype(np.int32),
             support=np.zeros((2, 1, *PIXEL_SHAPE), np.int32),
             support_mask=np.zeros((2, 1), bool),
         )
         self.assertAllClose(adapter.log_prob_discrete(images)['exact'], empty, rtol=1e-5)
+        self.assertTrue(adapter.takes_support)
+
+    def test_meta_pixel_cnn_adapts_each_distinct_set_once(self):
+        model = tfp_flows.MetaPixelCNN(
+            PIXEL_SHAPE,
+            'bernoulli',
+            num_layers=2,
+            hidden_width=8,
+            condition_width=4,
+            inner_loss_width=4,
+            inner_loss_layers=1,
+            seed=0,
+        )
+        testing.perturb_variables(model, 0.3, seed=1)
+        adapter = adapters.as_adapter(model)
+        images = uint8_images((5, *PIXEL_SHAPE))
+        sets = uint8_images((2, 2, *PIXEL_SHAPE), seed=1)
+        # Rows 0, 2, 4 share a set; row 3 is row 1's set with different pixels in its padded slot.
+        support = sets[[0, 1, 0, 1, 0]].copy()
+        support[3, 1] = 255 - support[3, 1]
+        mask = np.array([[True, True], [True, False], [True, True], [True, False], [True, True]])
+        adapted = []
+        adapt = adapter._adapt
+        adapter._adapt = lambda *sets: adapted.append(len(sets[0])) or adapt(*sets)
+        self._assert_scores_as_its_model(adapter, model, images, support, mask)
+        self.assertEqual(adapted, [2])
         self.assertTrue(adapter.takes_support)
 
     @parameterized.parameters(1, 3)

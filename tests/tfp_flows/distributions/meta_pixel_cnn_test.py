@@ -264,6 +264,41 @@ class MetaPixelCNNTest(tf.test.TestCase, parameterized.TestCase):
         tf.train.Checkpoint(model=restored).restore(path).assert_consumed()
         self.assertAllClose(restored.log_prob(images, support=support), expected)
 
+    def test_adapted_conditions_score_and_sample_as_their_support(self):
+        shape = (3, 3, 1)
+        model = _model(shape)
+        images = _images(shape, 3, 1, seed=1)
+        support = _support(3, 2, shape, 1, seed=2)
+        mask = np.array([[True, True], [True, False], [False, False]])
+        conditions = model.adapt(support, mask)
+        self.assertAllClose(
+            model.log_prob(images, conditions=conditions),
+            model.log_prob(images, support=support, support_mask=mask),
+        )
+        self.assertAllEqual(
+            model.sample(5, conditions=conditions, seed=3),
+            model.sample(5, support=support, support_mask=mask, seed=3),
+        )
+        # Each row is its own set's phi: gathering rows reorders the sets.
+        order = [2, 0, 1]
+        self.assertAllClose(
+            model.log_prob(images[order], conditions=tf.gather(conditions, order)),
+            model.log_prob(images[order], support=support[order], support_mask=mask[order]),
+        )
+
+    def test_outer_gradients_flow_through_given_conditions(self):
+        shape = (3, 3, 1)
+        model = _model(shape)
+        images = _images(shape, 2, 1, seed=1)
+        support = _support(2, 2, shape, 1, seed=2)
+        _, expected = _loss_and_gradients(model, images, support)
+        with tf.GradientTape() as tape:
+            conditions = model.adapt(support)
+            loss = -tf.reduce_mean(model.log_prob(images, conditions=conditions))
+        variables = model.trainable_variables
+        for variable, gradient in zip(variables, tape.gradient(loss, variables)):
+            self.assertAllClose(gradient, expected[variable.name], msg=variable.name)
+
     def test_defaults_build_a_pixel_cnn_with_learned_step_sizes(self):
         model = MetaPixelCNN((4, 4, 1), inner_step_size=0.3)
         self.assertIsInstance(model, PixelCNN)
@@ -293,6 +328,11 @@ class MetaPixelCNNTest(tf.test.TestCase, parameterized.TestCase):
         support_checks.assert_clear_support_errors(self, model, shape)
         with self.assertRaisesRegex(ValueError, 'inner_loss needs a support set'):
             model.inner_loss(np.zeros([2, 4], np.float32), None)
+        images = _images(shape, 2, 1)
+        with self.assertRaisesRegex(ValueError, 'either a support set or adapted conditions'):
+            model.log_prob(images, support=_support(2, 1, shape, 1), conditions=np.zeros([2, 4]))
+        with self.assertRaisesRegex(ValueError, r'conditions must be phi, float \[B, 4\]'):
+            model.log_prob(images, conditions=np.zeros([2, 5]))
 
 
 if __name__ == '__main__':
