@@ -222,35 +222,7 @@ class MetaPixelCNNTest(tf.test.TestCase, parameterized.TestCase):
     def test_dynamic_batch_and_support_size_inside_tf_function(self):
         shape = (3, 3, 1)
         model = _model(shape)
-        log_prob = tf.function(
-            lambda x, s, m: model.log_prob(x, support=s, support_mask=m),
-            input_signature=[
-                tf.TensorSpec([None, *shape], tf.int32),
-                tf.TensorSpec([None, None, *shape], tf.int32),
-                tf.TensorSpec([None, None], tf.bool),
-            ],
-        )
-        sample = tf.function(
-            lambda n, s, seed: model.sample(n, support=s, seed=seed),
-            input_signature=[
-                tf.TensorSpec([], tf.int32),
-                tf.TensorSpec([None, None, *shape], tf.int32),
-                tf.TensorSpec([2], tf.int32),
-            ],
-        )
-        for batch, size in ((1, 1), (3, 4), (2, 2)):
-            images = _images(shape, batch, 1, seed=size)
-            support = _support(batch, size, shape, 1, seed=batch)
-            mask = np.arange(size)[None, :] <= np.arange(batch)[:, None]
-            self.assertAllClose(
-                log_prob(images, support, mask),
-                model.log_prob(images, support=support, support_mask=mask),
-                atol=1e-5,
-            )
-            samples = sample(2, support, tf.constant([1, 2]))
-            self.assertEqual(samples.shape, (2, batch, *shape))
-            self.assertAllEqual(samples, model.sample(2, support=support, seed=[1, 2]))
-        self.assertEqual(log_prob.experimental_get_tracing_count(), 1)
+        support_checks.assert_dynamic_batch_and_support_size(self, model, shape)
 
     def test_restored_checkpoint_gives_the_same_log_prob(self):
         shape = (2, 3, 1)

@@ -1,6 +1,8 @@
-"""Error checks every support-conditioned PixelCNN shares (`PixelCNN._check_support`)."""
+"""Checks every support-conditioned PixelCNN shares: bad-input errors (`PixelCNN._check_support`)
+and dynamic batch and support sizes inside a `tf.function`."""
 
 import numpy as np
+import tensorflow as tf
 
 
 def assert_clear_support_errors(test, model, shape):
@@ -34,3 +36,38 @@ def assert_clear_support_errors(test, model, shape):
     for message, kwargs in cases:
         with test.assertRaisesRegex(ValueError, message):
             model.log_prob(images, **kwargs)
+
+
+def assert_dynamic_batch_and_support_size(test, model, shape):
+    """`log_prob` and `sample` of a 'bernoulli' support model, traced once with unknown B and K,
+    match eager calls for several (B, K), with some slots masked."""
+    log_prob = tf.function(
+        lambda x, s, m: model.log_prob(x, support=s, support_mask=m),
+        input_signature=[
+            tf.TensorSpec([None, *shape], tf.int32),
+            tf.TensorSpec([None, None, *shape], tf.int32),
+            tf.TensorSpec([None, None], tf.bool),
+        ],
+    )
+    sample = tf.function(
+        lambda n, s, seed: model.sample(n, support=s, seed=seed),
+        input_signature=[
+            tf.TensorSpec([], tf.int32),
+            tf.TensorSpec([None, None, *shape], tf.int32),
+            tf.TensorSpec([2], tf.int32),
+        ],
+    )
+    rng = np.random.default_rng(0)
+    for batch, size in ((1, 1), (3, 4), (2, 2)):
+        images = rng.integers(0, 2, (batch, *shape)).astype(np.int32)
+        support = rng.integers(0, 2, (batch, size, *shape)).astype(np.int32)
+        mask = np.arange(size)[None, :] <= np.arange(batch)[:, None]
+        test.assertAllClose(
+            log_prob(images, support, mask),
+            model.log_prob(images, support=support, support_mask=mask),
+            atol=1e-5,
+        )
+        samples = sample(2, support, tf.constant([1, 2]))
+        test.assertEqual(samples.shape, (2, batch, *shape))
+        test.assertAllEqual(samples, model.sample(2, support=support, seed=[1, 2]))
+    test.assertEqual(log_prob.experimental_get_tracing_count(), 1)
