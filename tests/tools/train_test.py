@@ -63,6 +63,9 @@ class TrainBinaryTest(tf.test.TestCase):
             '--config.log_every_steps=1',
             '--config.checkpoint_every_steps=2',
             '--config.eval_every_steps=2',
+            # On a loaded machine the signal can land a few steps late: keep every checkpoint so
+            # that the step-2 one is still there to check.
+            '--config.keep_checkpoints=1000',
         ]
 
         # Run 1: far more steps than it will get; SIGTERM once an evaluation has happened.
@@ -87,7 +90,13 @@ class TrainBinaryTest(tf.test.TestCase):
         self.assertTrue(
             os.path.exists(os.path.join(workdir, 'checkpoints', f'ckpt-{stop_step}.index'))
         )
-        self.assertTrue(os.path.exists(os.path.join(workdir, 'best', 'ckpt-2.index')))
+        # The best state is one of the evaluated (even) steps up to the stop, and only one is kept.
+        best = tf.train.latest_checkpoint(os.path.join(workdir, 'best'))
+        self.assertIsNotNone(best)
+        best_step = int(best.rsplit('-', 1)[1])
+        self.assertEqual(best_step % 2, 0)
+        self.assertBetween(best_step, 2, stop_step)
+        self.assertLen(tf.io.gfile.glob(os.path.join(workdir, 'best', 'ckpt-*.index')), 1)
 
         # Run 2: two more steps; resumes from the SIGTERM checkpoint without a new init.
         final_step = stop_step + 2
