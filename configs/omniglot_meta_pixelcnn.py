@@ -10,7 +10,9 @@ Variants (`--config=configs/omniglot_meta_pixelcnn.py:<variant>`):
   first_order: stop gradients through the inner gradients (first-order MAML): cheaper steps, but
             the learned inner loss g then keeps its random initial weights (the outer loss does
             not depend on them); phi_0, the step sizes and the PixelCNN still learn.
-  smoke:    a few steps of a tiny model, for tests (combines with first_order).
+  spatial:  phi is a 7x7 map of 8-entry vectors (`condition_grid`), one per 4x4 block of
+            pixels, instead of one 32-entry vector that shifts every position alike.
+  smoke:    a few steps of a tiny model, for tests (combines with the others).
 
 The second of Reed et al.'s few-shot routes (`configs/omniglot_attention_pixelcnn.py` is the
 first), trained and evaluated on the same episodes: per training batch a support size K uniform
@@ -96,7 +98,7 @@ from tfglow import config_lib
 
 NATIVE_IMAGE_SHAPE = (28, 28, 1)
 NUM_CLASSES = 964
-VARIANTS = ('smoke', 'first_order')
+VARIANTS = ('smoke', 'first_order', 'spatial')
 
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
@@ -115,7 +117,12 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     config.model.num_layers = 8
     config.model.hidden_width = 48
     config.model.n_bits_x = 1
-    config.model.condition_width = 32
+    if 'spatial' in variants:
+        # A 7x7 map of 8-entry vectors: each phi cell covers a 4x4 block of pixels.
+        config.model.condition_width = 8
+        config.model.condition_grid = 7
+    else:
+        config.model.condition_width = 32
     config.model.inner_steps = 1
     config.model.inner_step_size = 0.1
     config.model.first_order = 'first_order' in variants

@@ -108,12 +108,14 @@ MODEL_KEYS = {
         'map_layers': 3,
         'n_bits_x': 8,
     },
-    # tfp_flows.MetaPixelCNN: the entries of the conditioning vector phi, the inner gradient steps
+    # tfp_flows.MetaPixelCNN: the entries of the conditioning vector phi and the side of the grid
+    # of them (0 = one vector for every position, G = a G x G map), the inner gradient steps
     # on the support and their initial (learned) step size, whether to stop gradients through
     # the inner gradients, and the learned inner loss's convolutions.
     'meta_pixelcnn': {
         **_PIXEL_CNN_KEYS,
         'condition_width': 32,
+        'condition_grid': 0,
         'inner_steps': 1,
         'inner_step_size': 0.1,
         'first_order': False,

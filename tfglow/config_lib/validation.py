@@ -59,6 +59,7 @@ _MODEL_INT_RANGES = {
     'map_width': (0, None),
     'map_layers': (1, None),
     'condition_width': (1, None),
+    'condition_grid': (0, None),
     'inner_steps': (0, None),
     'inner_loss_width': (1, None),
     'inner_loss_layers': (1, None),

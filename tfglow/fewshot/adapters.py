@@ -279,7 +279,7 @@ class PixelCNNAdapter(_Adapter):
         return {'exact': log_prob.numpy().astype(np.float64)}
 
     def _adapted_conditions(self, support, support_mask) -> tf.Tensor:
-        """A `MetaPixelCNN`'s phi `[B, D]` per set, adapting each distinct set once."""
+        """A `MetaPixelCNN`'s phi `[B, ...]` per set, adapting each distinct set once."""
         levels = np.asarray(support)
         # Padded slots cannot change phi, so sets that differ only there are the same set.
         kept = np.where(support_mask[..., None, None, None], levels, 0)

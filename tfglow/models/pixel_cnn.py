@@ -97,8 +97,8 @@ def build_meta_pixel_cnn(
 
     Args:
       model_config: the config's `model` section (`output`, `num_layers`, `hidden_width`,
-        `num_mixtures`, `condition_width`, `inner_steps`, `inner_step_size`, `first_order`,
-        `inner_loss_width`, `inner_loss_layers`).
+        `num_mixtures`, `condition_width`, `condition_grid`, `inner_steps`, `inner_step_size`,
+        `first_order`, `inner_loss_width`, `inner_loss_layers`).
       image_shape: `(H, W, C)` of the data.
       seed: seed of the random initial weights.
 
@@ -113,6 +113,7 @@ def build_meta_pixel_cnn(
         hidden_width=model_config.hidden_width,
         num_mixtures=model_config.num_mixtures,
         condition_width=model_config.condition_width,
+        condition_grid=model_config.condition_grid,
         inner_steps=model_config.inner_steps,
         inner_step_size=float(model_config.inner_step_size),
         first_order=model_config.first_order,

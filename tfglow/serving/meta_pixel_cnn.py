@@ -17,7 +17,8 @@ serving_default  the same as sample
 Every slot of `support` is used. Each call adapts the model to each support set as training
 and the few-shot evaluator do (`inner_steps` gradient steps on the learned inner loss, inside
 the SavedModel's graph), so `log_prob` and `sample` equal what `tfglow-fewshot-eval`'s adapter
-returns for the same workdir; the metadata records `inner_steps` and `condition_width`.
+returns for the same workdir; the metadata records `inner_steps`, `condition_width` and
+`condition_grid`.
 """
 
 import tensorflow as tf
@@ -62,4 +63,5 @@ class MetaPixelCNNServingModule(PixelCNNServingModule):
             **super()._details(),
             'inner_steps': self.model.inner_steps,
             'condition_width': self.model.condition_width,
+            'condition_grid': self.model.condition_grid,
         }

@@ -26,19 +26,24 @@ class MetaPixelCNN(PixelCNN):
     p(x | support) = prod_{r, c, k} p(x[r, c, k] | earlier sub-pixels; bias(phi_T))
     ```
 
-    Each support set gets its own `phi` (`[B, condition_width]`), so the sets of a batch adapt
-    independently. The conditioning from the support to the next pixel adds no parameters of its
-    own: it is the gradient of the learned loss `g` (`tfp_flows.networks.InnerLoss`, part of the
-    model's weights), and training differentiates the outer loss (the exact NLL of targets under
-    `phi_T`) through the inner steps, reaching `g`, the step sizes, `phi_0` and the network:
-    second-order by default. `first_order=True` treats each inner gradient as a constant: cheaper,
-    but then the outer loss no longer depends on `g`, which keeps its initial weights (its
-    gradients are None), while `phi_0`, the step sizes and the network still learn.
+    Each support set gets its own `phi`, so the sets of a batch adapt independently. By default
+    `phi` is a vector (`[B, condition_width]`) that shifts every position alike; with
+    `condition_grid=G` it is a spatial map `[B, G, G, condition_width]`, and pixel `(r, c)` reads
+    the biases `P_l phi[r * G // H, c * G // W]` of its cell, so one inner step can also say
+    *where* the support's strokes are. The conditioning from the support to the next pixel adds no
+    parameters of its own: it is the gradient of the learned loss `g`
+    (`tfp_flows.networks.InnerLoss`, part of the model's weights), and training differentiates the
+    outer loss (the exact NLL of targets under `phi_T`) through the inner steps, reaching `g`, the
+    step sizes, `phi_0` and the network: second-order by default. `first_order=True` treats each
+    inner gradient as a constant: cheaper, but then the outer loss no longer depends on `g`, which
+    keeps its initial weights (its gradients are None), while `phi_0`, the step sizes and the
+    network still learn.
 
     Everything else is `tfp_flows.PixelCNN` (outputs, value conventions, batch semantics, fast
     sampling: `phi_T` is computed once per set, then each pixel reads its biases). `phi` only
     shifts gate pre-activations by amounts that do not depend on the image, so the model is an
-    exact, normalised autoregressive distribution for every support set.
+    exact, normalised autoregressive distribution for every support set (a spatial `phi` shifts
+    each position by its own amount, still independent of the image).
 
     Conditioning kwargs on `log_prob` and `sample`: `support`, integer `[B, K, H, W, C]` with the
     same value range as `x`, optional; `support_mask`, bool (or 0/1) `[B, K]`, optional, False
@@ -48,7 +53,7 @@ class MetaPixelCNN(PixelCNN):
     PixelCNN with constant biases. `K` may differ between calls, also inside one `tf.function`
     traced with `[None, None, H, W, C]`. `log_prob(x, support=s)` takes `x [..., B, H, W, C]`;
     `sample(n, support=s)` returns `[n, B, H, W, C]`. Instead of a support, `conditions=phi`
-    (float `[B, condition_width]`, e.g. from `adapt`) scores or samples under an already adapted
+    (float `[B, *condition_shape]`, e.g. from `adapt`) scores or samples under an already adapted
     `phi`: adapt once, then score many targets or candidate sets without repeating the inner loop.
 
     Cost: every inner step runs the network forward and backward on all `B * K` support images
@@ -60,7 +65,9 @@ class MetaPixelCNN(PixelCNN):
       output: `'categorical'` | `'logistic_mixture'` | `'bernoulli'`. Default: `'categorical'`.
       num_layers: gated layers, >= 2 (layer 0 reads the image and takes no bias). Default: 12.
       hidden_width: channels of the vertical and horizontal stacks. Default value: 64.
-      condition_width: entries of `phi`. Default value: 32.
+      condition_width: entries of `phi` (per grid cell with `condition_grid`). Default: 32.
+      condition_grid: 0 for a vector `phi`, or `G` for a `G x G` map of them; `G` must divide
+        `H` and `W`. Default value: 0.
       inner_steps: gradient steps on the support, >= 0. Default value: 1.
       inner_step_size: initial `alpha` of every entry, > 0. Default value: 0.1.
       first_order: stop gradients through the inner gradients. Default value: `False`.
@@ -102,6 +109,7 @@ class MetaPixelCNN(PixelCNN):
         num_layers: int = 12,
         hidden_width: int = 64,
         condition_width: int = 32,
+        condition_grid: int = 0,
         inner_steps: int = 1,
         inner_step_size: float = 0.1,
         first_order: bool = False,
@@ -122,6 +130,7 @@ class MetaPixelCNN(PixelCNN):
             num_layers, 'num_layers', 2, bounds='>= 2 (layer 0 reads the image and takes no bias)'
         )
         _validation.integer(condition_width, 'condition_width', 1)
+        _validation.integer(condition_grid, 'condition_grid', 0, bounds='>= 0 (0: a vector phi)')
         _validation.integer(inner_steps, 'inner_steps', 0, bounds='>= 0 (0: no adaptation)')
         if (
             isinstance(inner_step_size, bool)
@@ -148,17 +157,31 @@ class MetaPixelCNN(PixelCNN):
             dtype=dtype,
             name=name,
         )
+        height, width = self.image_shape[:2]
+        if condition_grid and (height % condition_grid or width % condition_grid):
+            raise ValueError(
+                f'condition_grid must divide the image height and width {height}x{width}; got '
+                f'{condition_grid}.'
+            )
+        self._condition_grid = condition_grid
+        # phi is [*condition_shape] per set: one vector, or one per cell of the grid.
+        condition_shape = (
+            (condition_grid, condition_grid, condition_width)
+            if condition_grid
+            else (condition_width,)
+        )
         self._inner_steps = inner_steps
         self._first_order = first_order
         with tf.name_scope(self.name):
             # phi_0 = 0: an untrained model starts as the plain PixelCNN it is built on.
             self.initial_condition = tf.Variable(
-                tf.zeros([condition_width], dtype), name='initial_condition'
+                tf.zeros(condition_shape, dtype), name='initial_condition'
             )
             # softplus(rho) = inner_step_size, i.e. rho = log(exp(inner_step_size) - 1).
             self.step_size_parameter = tf.Variable(
                 tf.fill(
-                    [condition_width], tf.constant(math.log(math.expm1(inner_step_size)), dtype)
+                    condition_shape,
+                    tf.constant(math.log(math.expm1(inner_step_size)), dtype),
                 ),
                 name='step_size_parameter',
             )
@@ -192,11 +215,20 @@ class MetaPixelCNN(PixelCNN):
 
     @property
     def condition_width(self) -> int:
-        return int(self.initial_condition.shape[0])
+        return int(self.initial_condition.shape[-1])
+
+    @property
+    def condition_grid(self) -> int:
+        return self._condition_grid
+
+    @property
+    def condition_shape(self) -> tuple[int, ...]:
+        """The shape of one set's phi: `(condition_width,)` or `(G, G, condition_width)`."""
+        return tuple(self.initial_condition.shape)
 
     @property
     def step_size(self) -> tf.Tensor:
-        """`alpha = softplus(rho)` `[condition_width]`: the inner step size of each entry of phi."""
+        """`alpha = softplus(rho)` `[*condition_shape]`: the inner step size of each phi entry."""
         return tf.nn.softplus(self.step_size_parameter)
 
     def _conditioning(self, label=None, support=None, support_mask=None, conditions=None) -> dict:
@@ -222,12 +254,13 @@ class MetaPixelCNN(PixelCNN):
         return {'label': None, 'support': support, 'support_mask': support_mask, 'conditions': None}
 
     def _check_conditions(self, conditions) -> tf.Tensor:
-        """`conditions` as float `[B, condition_width]`, or a ValueError naming its shape."""
+        """`conditions` as float `[B, *condition_shape]`, or a ValueError naming its shape."""
         conditions = tf.convert_to_tensor(conditions, self._float_dtype)
-        if not conditions.shape.is_compatible_with([None, self.condition_width]):
+        if not conditions.shape.is_compatible_with([None, *self.condition_shape]):
+            expected = ', '.join(map(str, ['B', *self.condition_shape]))
             raise ValueError(
-                f'conditions must be phi, float [B, {self.condition_width}] (as from adapt); got '
-                f'shape {conditions.shape}.'
+                f'conditions must be phi, float [{expected}] (as from adapt); got shape '
+                f'{conditions.shape}.'
             )
         return conditions
 
@@ -240,19 +273,26 @@ class MetaPixelCNN(PixelCNN):
         return given.shape[:1], tf.shape(given)[:1]
 
     def layer_biases(self, conditions: tf.Tensor) -> list[tf.Tensor]:
-        """`phi [N, condition_width]` -> the `num_layers - 1` biases `[N, 2 * hidden_width]`."""
+        """`phi [N, *condition_shape]` -> the `num_layers - 1` biases `[N, (G, G,) 2 * width]`."""
         return tf.split(self.projection(conditions), len(self.network.layers) - 1, axis=-1)
 
     def _bias_conditioner(self, conditions: tf.Tensor):
-        """A `GatedPixelCNN` conditioner adding `bias_l(phi)`; phi `[N]` or one row per set of a
-        sample-major batch (image `s * B + b` reads row `b`)."""
+        """A `GatedPixelCNN` conditioner adding `bias_l(phi)`; phi `[1, ...]` or one row per set of
+        a sample-major batch (image `s * B + b` reads row `b`)."""
         biases = self.layer_biases(conditions)
+        height, width = self.image_shape[:2]
 
         def conditioner(index, h, rows, cols):
-            del rows, cols
             bias = biases[index - 1]
+            if self._condition_grid:
+                # Each of the requested pixels reads its grid cell's biases.
+                grid = self._condition_grid
+                bias = tf.gather(bias, rows * grid // height, axis=1)
+                bias = tf.gather(bias, cols * grid // width, axis=2)
+            else:
+                bias = bias[:, None, None, :]
             repeats = tf.shape(h)[0] // tf.shape(bias)[0]
-            return tf.tile(bias, [repeats, 1])[:, None, None, :]
+            return tf.tile(bias, [repeats, 1, 1, 1])
 
         return conditioner
 
@@ -272,10 +312,10 @@ class MetaPixelCNN(PixelCNN):
         return total / tf.maximum(count, 1.0)
 
     def _initial_conditions(self, sets) -> tf.Tensor:
-        return tf.broadcast_to(self.initial_condition, [sets, self.condition_width])
+        return tf.broadcast_to(self.initial_condition, [sets, *self.condition_shape])
 
     def _adapt(self, support, support_mask) -> tf.Tensor:
-        """`phi_T [B, condition_width]` for float inputs `support [B, K, H, W, C]`."""
+        """`phi_T [B, *condition_shape]` for float inputs `support [B, K, H, W, C]`."""
         conditions = self._initial_conditions(tf.shape(support)[0])
         step_size = self.step_size
         for _ in range(self._inner_steps):
@@ -292,7 +332,7 @@ class MetaPixelCNN(PixelCNN):
         return conditions
 
     def _conditions(self, conditioning: dict) -> tf.Tensor:
-        """phi `[B, condition_width]`: adapted to the support, as given, or `phi_0` `[1, D]`."""
+        """phi `[B, *condition_shape]`: adapted to the support, as given, or `phi_0` `[1, ...]`."""
         if conditioning['conditions'] is not None:
             return conditioning['conditions']
         if conditioning['support'] is None:
@@ -306,7 +346,7 @@ class MetaPixelCNN(PixelCNN):
         return self._bias_conditioner(self._conditions(conditioning))
 
     def adapt(self, support, support_mask=None) -> tf.Tensor:
-        """`phi_T`, `[B, condition_width]`: the conditioning vector adapted to each support set.
+        """`phi_T`, `[B, *condition_shape]`: the conditioning adapted to each support set.
 
         Args:
           support: integer `[B, K, H, W, C]`, as for `log_prob`.
@@ -315,10 +355,10 @@ class MetaPixelCNN(PixelCNN):
         return self._conditions(self._conditioning(support=support, support_mask=support_mask))
 
     def inner_loss(self, conditions, support, support_mask=None) -> tf.Tensor:
-        """The learned inner loss `L(phi)` `[B]` of each support set at `conditions [B, D]`.
+        """The learned inner loss `L(phi)` `[B]` of each support set at the given conditions.
 
         Args:
-          conditions: float `[B, condition_width]`, e.g. from `adapt`.
+          conditions: float `[B, *condition_shape]`, e.g. from `adapt`.
           support: integer `[B, K, H, W, C]`, as for `log_prob`.
           support_mask: optional bool (or 0/1) `[B, K]`, False for padded slots.
         """

@@ -282,6 +282,7 @@ class ValidateConfigTest(tf.test.TestCase, parameterized.TestCase):
         ('zero_step_size', 'inner_step_size', 0.0, r'inner_step_size must be a number in \(0\.0'),
         ('negative_steps', 'inner_steps', -1, r'inner_steps must be an integer >= 0'),
         ('no_condition', 'condition_width', 0, r'condition_width must be an integer >= 1'),
+        ('negative_grid', 'condition_grid', -1, r'condition_grid must be an integer >= 0'),
         ('first_order_int', 'first_order', 1, r'first_order must be True or False'),
     )
     def test_bad_inner_loop(self, key, value, message):

@@ -63,13 +63,15 @@ class AdapterTest(tf.test.TestCase, parameterized.TestCase):
         self.assertAllClose(adapter.log_prob_discrete(images)['exact'], empty, rtol=1e-5)
         self.assertTrue(adapter.takes_support)
 
-    def test_meta_pixel_cnn_adapts_each_distinct_set_once(self):
+    @parameterized.named_parameters(('vector', 0), ('spatial', 2))
+    def test_meta_pixel_cnn_adapts_each_distinct_set_once(self, grid):
         model = tfp_flows.MetaPixelCNN(
             PIXEL_SHAPE,
             'bernoulli',
             num_layers=2,
             hidden_width=8,
             condition_width=4,
+            condition_grid=grid,
             inner_loss_width=4,
             inner_loss_layers=1,
             seed=0,

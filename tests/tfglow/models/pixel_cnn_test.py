@@ -45,6 +45,9 @@ class MetaPixelCNNBuilderTest(tf.test.TestCase):
         self.assertEqual((model.inner_steps, model.first_order), (3, True))
         self.assertEqual(model.condition_width, config.model.condition_width)
         self.assertAllClose(model.step_size, [0.25] * model.condition_width)
+        config.model.condition_grid = 7
+        spatial = pixel_cnn.build_meta_pixel_cnn(config.model, (28, 28, 1), seed=0)
+        self.assertEqual(spatial.condition_shape, (7, 7, config.model.condition_width))
         with self.assertRaisesRegex(ValueError, "must be 'meta_pixelcnn' for this builder"):
             pixel_cnn.build_meta_pixel_cnn(_model_config(), (28, 28, 1))
 

@@ -50,22 +50,25 @@ def _loss_and_gradients(model, images, support):
 
 class MetaPixelCNNTest(tf.test.TestCase, parameterized.TestCase):
     @parameterized.named_parameters(
-        ('bernoulli_rgb', 'bernoulli', (4, 4, 3)),
-        ('categorical_gray', 'categorical', (3, 3, 1)),
+        ('bernoulli_rgb', 'bernoulli', (4, 4, 3), 0),
+        ('categorical_gray', 'categorical', (3, 3, 1), 0),
+        ('bernoulli_rgb_spatial', 'bernoulli', (4, 4, 3), 2),
+        ('categorical_gray_spatial', 'categorical', (3, 3, 1), 3),
     )
-    def test_each_sub_pixel_depends_on_all_earlier_and_no_later_ones(self, output, shape):
-        model = _model(shape, output)
+    def test_each_sub_pixel_depends_on_all_earlier_and_no_later_ones(self, output, shape, grid):
+        model = _model(shape, output, condition_grid=grid)
         support = _support(1, 2, shape, model.max_value)
         assert_causal(self, lambda x: model.output_parameters(x, support=support), shape)
 
-    def test_inner_steps_reduce_the_inner_loss_on_the_support(self):
+    @parameterized.named_parameters(('vector', 0), ('spatial', 2))
+    def test_inner_steps_reduce_the_inner_loss_on_the_support(self, grid):
         shape = (4, 4, 1)
         support = _support(3, 2, shape, 1)
         mask = np.array([[True, True], [True, False], [False, True]])
         losses = []
         for steps in range(4):
             # Same seed and perturbation: the same weights, adapted for 0..3 steps.
-            model = _model(shape, inner_steps=steps, inner_step_size=0.05)
+            model = _model(shape, inner_steps=steps, inner_step_size=0.05, condition_grid=grid)
             conditions = model.adapt(support, mask)
             losses.append(model.inner_loss(conditions, support, mask).numpy())
         losses = np.array(losses)  # [steps, sets]
@@ -100,10 +103,12 @@ class MetaPixelCNNTest(tf.test.TestCase, parameterized.TestCase):
         # Adapting does change the model.
         self.assertNotAllClose(adapting.log_prob(images, support=support), expected, atol=1e-3)
 
-    @parameterized.named_parameters(('second_order', False), ('first_order', True))
-    def test_probabilities_of_all_3x3_binary_images_sum_to_one(self, first_order):
+    @parameterized.named_parameters(
+        ('second_order', False, 0), ('first_order', True, 0), ('spatial', False, 3)
+    )
+    def test_probabilities_of_all_3x3_binary_images_sum_to_one(self, first_order, grid):
         shape = (3, 3, 1)
-        model = _model(shape, first_order=first_order)
+        model = _model(shape, first_order=first_order, condition_grid=grid)
         support = _support(1, 3, shape, 1)
         self.assertAllClose(total_probability(model, shape, support=support), 1.0, atol=2e-5)
         mask = np.array([[True, False, True]])
@@ -111,9 +116,10 @@ class MetaPixelCNNTest(tf.test.TestCase, parameterized.TestCase):
         self.assertAllClose(total, 1.0, atol=2e-5)
         self.assertAllClose(total_probability(model, shape), 1.0, atol=2e-5)
 
-    def test_invariant_to_the_order_of_the_support_and_blind_to_masked_slots(self):
+    @parameterized.named_parameters(('vector', 0), ('spatial', 3))
+    def test_invariant_to_the_order_of_the_support_and_blind_to_masked_slots(self, grid):
         shape = (3, 3, 3)
-        model = _model(shape, 'categorical')
+        model = _model(shape, 'categorical', condition_grid=grid)
         images = _images(shape, 2, 255, seed=1)
         support = _support(2, 4, shape, 255)
         mask = np.array([[True, True, False, True], [False, True, True, False]])
@@ -137,9 +143,10 @@ class MetaPixelCNNTest(tf.test.TestCase, parameterized.TestCase):
         changed_log_prob = model.log_prob(images, support=changed, support_mask=mask)
         self.assertGreater(abs(float(changed_log_prob[0] - expected[0])), 1e-4)
 
-    def test_second_order_gradients_reach_the_inner_loss_and_the_step_sizes(self):
+    @parameterized.named_parameters(('vector', 0), ('spatial', 3))
+    def test_second_order_gradients_reach_the_inner_loss_and_the_step_sizes(self, grid):
         shape = (3, 3, 1)
-        model = _model(shape)
+        model = _model(shape, condition_grid=grid)
         images = _images(shape, 2, 1, seed=1)
         support = _support(2, 2, shape, 1, seed=2)
         _, gradients = _loss_and_gradients(model, images, support)
@@ -177,9 +184,10 @@ class MetaPixelCNNTest(tf.test.TestCase, parameterized.TestCase):
 
         self.assertLess(operations(first), 0.8 * operations(second))
 
-    def test_sampler_matches_the_parallel_pass_under_teacher_forcing(self):
+    @parameterized.named_parameters(('vector', 0), ('spatial', 3))
+    def test_sampler_matches_the_parallel_pass_under_teacher_forcing(self, grid):
         shape = (3, 3, 3)
-        model = _model(shape, 'categorical')
+        model = _model(shape, 'categorical', condition_grid=grid)
         images = tf.constant(_images(shape, 4, 255), tf.int32)
         support = _support(2, 2, shape, 255, seed=1)
         mask = tf.constant([[True, False], [True, True]])
@@ -236,13 +244,15 @@ class MetaPixelCNNTest(tf.test.TestCase, parameterized.TestCase):
         tf.train.Checkpoint(model=restored).restore(path).assert_consumed()
         self.assertAllClose(restored.log_prob(images, support=support), expected)
 
-    def test_adapted_conditions_score_and_sample_as_their_support(self):
+    @parameterized.named_parameters(('vector', 0), ('spatial', 3))
+    def test_adapted_conditions_score_and_sample_as_their_support(self, grid):
         shape = (3, 3, 1)
-        model = _model(shape)
+        model = _model(shape, condition_grid=grid)
         images = _images(shape, 3, 1, seed=1)
         support = _support(3, 2, shape, 1, seed=2)
         mask = np.array([[True, True], [True, False], [False, False]])
         conditions = model.adapt(support, mask)
+        self.assertEqual(conditions.shape, (3, *model.condition_shape))
         self.assertAllClose(
             model.log_prob(images, conditions=conditions),
             model.log_prob(images, support=support, support_mask=mask),
@@ -271,6 +281,33 @@ class MetaPixelCNNTest(tf.test.TestCase, parameterized.TestCase):
         for variable, gradient in zip(variables, tape.gradient(loss, variables)):
             self.assertAllClose(gradient, expected[variable.name], msg=variable.name)
 
+    def test_a_one_cell_grid_is_the_vector_model(self):
+        shape = (4, 4, 1)
+        vector, one_cell = _model(shape), _model(shape, condition_grid=1)
+        self.assertEqual(one_cell.condition_shape, (1, 1, 4))
+        images = _images(shape, 3, 1, seed=1)
+        support = _support(3, 2, shape, 1, seed=2)
+        self.assertAllClose(
+            one_cell.log_prob(images, support=support),
+            vector.log_prob(images, support=support),
+            atol=1e-5,
+        )
+
+    def test_a_spatial_phi_cell_conditions_only_its_pixels_and_later_ones(self):
+        shape = (4, 4, 1)
+        model = _model(shape, inner_steps=0, condition_grid=2)
+        images = _images(shape, 2, 1, seed=1)
+        before = model.output_parameters(images).numpy()
+        # Only the bottom-right cell (rows and columns 2..3) changes.
+        delta = np.zeros(model.condition_shape, np.float32)
+        delta[1, 1] = [1.0, -2.0, 3.0, 1.0]
+        model.initial_condition.assign_add(delta)
+        after = model.output_parameters(images).numpy()
+        changed = np.abs(after - before).reshape(2, 16, -1).max(axis=(0, 2)) > 1e-5
+        # Raster order: pixel (2, 2) is the cell's first; every pixel before it is untouched.
+        self.assertFalse(changed[: 2 * 4 + 2].any(), changed)
+        self.assertTrue(changed[2 * 4 + 2], changed)
+
     def test_defaults_build_a_pixel_cnn_with_learned_step_sizes(self):
         model = MetaPixelCNN((4, 4, 1), inner_step_size=0.3)
         self.assertIsInstance(model, PixelCNN)
@@ -286,6 +323,8 @@ class MetaPixelCNNTest(tf.test.TestCase, parameterized.TestCase):
         ('zero_step_size', dict(inner_step_size=0.0), 'inner_step_size must be a number > 0'),
         ('nan_step_size', dict(inner_step_size=float('nan')), 'inner_step_size must be'),
         ('no_condition', dict(condition_width=0), 'condition_width must be an integer >= 1'),
+        ('negative_grid', dict(condition_grid=-1), 'condition_grid must be an integer >= 0'),
+        ('grid_not_dividing', dict(condition_grid=3), 'condition_grid must divide .* 4x4; got 3'),
         ('first_order_int', dict(first_order=1), 'first_order must be True or False'),
         ('no_loss_layers', dict(inner_loss_layers=0), 'inner loss num_layers must be'),
         ('unknown_output', dict(output='gaussian'), 'output must be one of'),
