@@ -365,7 +365,8 @@ class MetaPixelCNN(PixelCNN):
         conditioning = self._conditioning(support=support, support_mask=support_mask)
         if conditioning['support'] is None:
             raise ValueError('inner_loss needs a support set [B, K, H, W, C].')
-        conditions = tf.convert_to_tensor(conditions, self._float_dtype)
         return self._inner_losses(
-            conditions, self.preprocess(conditioning['support']), conditioning['support_mask']
+            self._check_conditions(conditions),
+            self.preprocess(conditioning['support']),
+            conditioning['support_mask'],
         )

@@ -36,6 +36,11 @@ def _support(batch, size, shape, max_value, seed=0):
     return _images(shape, batch * size, max_value, seed).reshape(batch, size, *shape)
 
 
+def _binary_targets_and_sets(shape, count):
+    """`count` binary targets and `count` support sets of 2 binary images each."""
+    return _images(shape, count, 1, seed=1), _support(count, 2, shape, 1, seed=2)
+
+
 def _model(shape, output='bernoulli', scale=0.3, **options):
     """A perturbed model (non-trivial head, phi_0 and step sizes near their initial values)."""
     return perturbed(MetaPixelCNN(shape, output, **dict(TINY, **options)), scale)
@@ -88,8 +93,7 @@ class MetaPixelCNNTest(tf.test.TestCase, parameterized.TestCase):
         biases = model.layer_biases(model.initial_condition[None])
         for layer, bias in zip(plain.network.layers[1:], biases):
             layer.horizontal.bias.assign_add(bias[0])
-        images = _images(shape, 4, 1, seed=1)
-        support = _support(4, 2, shape, 1, seed=2)
+        images, support = _binary_targets_and_sets(shape, 4)
         expected = plain.log_prob(images)
         self.assertAllClose(model.log_prob(images, support=support), expected, atol=1e-5)
         self.assertAllClose(model.log_prob(images), expected, atol=1e-5)
@@ -147,8 +151,7 @@ class MetaPixelCNNTest(tf.test.TestCase, parameterized.TestCase):
     def test_second_order_gradients_reach_the_inner_loss_and_the_step_sizes(self, grid):
         shape = (3, 3, 1)
         model = _model(shape, condition_grid=grid)
-        images = _images(shape, 2, 1, seed=1)
-        support = _support(2, 2, shape, 1, seed=2)
+        images, support = _binary_targets_and_sets(shape, 2)
         _, gradients = _loss_and_gradients(model, images, support)
         for name, gradient in gradients.items():
             self.assertIsNotNone(gradient, name)
@@ -158,8 +161,7 @@ class MetaPixelCNNTest(tf.test.TestCase, parameterized.TestCase):
 
     def test_first_order_stops_gradients_through_the_inner_gradients(self):
         shape = (3, 3, 1)
-        images = _images(shape, 2, 1, seed=1)
-        support = _support(2, 2, shape, 1, seed=2)
+        images, support = _binary_targets_and_sets(shape, 2)
         second = _model(shape)
         first = _model(shape, first_order=True)
         second_loss, second_gradients = _loss_and_gradients(second, images, support)
@@ -248,8 +250,7 @@ class MetaPixelCNNTest(tf.test.TestCase, parameterized.TestCase):
     def test_adapted_conditions_score_and_sample_as_their_support(self, grid):
         shape = (3, 3, 1)
         model = _model(shape, condition_grid=grid)
-        images = _images(shape, 3, 1, seed=1)
-        support = _support(3, 2, shape, 1, seed=2)
+        images, support = _binary_targets_and_sets(shape, 3)
         mask = np.array([[True, True], [True, False], [False, False]])
         conditions = model.adapt(support, mask)
         self.assertEqual(conditions.shape, (3, *model.condition_shape))
@@ -271,8 +272,7 @@ class MetaPixelCNNTest(tf.test.TestCase, parameterized.TestCase):
     def test_outer_gradients_flow_through_given_conditions(self):
         shape = (3, 3, 1)
         model = _model(shape)
-        images = _images(shape, 2, 1, seed=1)
-        support = _support(2, 2, shape, 1, seed=2)
+        images, support = _binary_targets_and_sets(shape, 2)
         _, expected = _loss_and_gradients(model, images, support)
         with tf.GradientTape() as tape:
             conditions = model.adapt(support)
@@ -285,8 +285,7 @@ class MetaPixelCNNTest(tf.test.TestCase, parameterized.TestCase):
         shape = (4, 4, 1)
         vector, one_cell = _model(shape), _model(shape, condition_grid=1)
         self.assertEqual(one_cell.condition_shape, (1, 1, 4))
-        images = _images(shape, 3, 1, seed=1)
-        support = _support(3, 2, shape, 1, seed=2)
+        images, support = _binary_targets_and_sets(shape, 3)
         self.assertAllClose(
             one_cell.log_prob(images, support=support),
             vector.log_prob(images, support=support),
@@ -344,6 +343,11 @@ class MetaPixelCNNTest(tf.test.TestCase, parameterized.TestCase):
             model.log_prob(images, support=_support(2, 1, shape, 1), conditions=np.zeros([2, 4]))
         with self.assertRaisesRegex(ValueError, r'conditions must be phi, float \[B, 4\]'):
             model.log_prob(images, conditions=np.zeros([2, 5]))
+        with self.assertRaisesRegex(ValueError, r'conditions must be phi, float \[B, 4\]'):
+            model.inner_loss(np.zeros([2, 3, 3, 4]), _support(2, 1, shape, 1))
+        spatial = MetaPixelCNN(shape, 'bernoulli', **dict(TINY, condition_grid=3))
+        with self.assertRaisesRegex(ValueError, r'conditions must be phi, float \[B, 3, 3, 4\]'):
+            spatial.log_prob(images, conditions=np.zeros([2, 4]))
 
 
 if __name__ == '__main__':
